@@ -1,0 +1,57 @@
+"""The TriPosT loop as a user runs it: the `tripost` command, stopped hard and started again."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+RUN = [sys.executable, "-c", "import sys; from tripost.cli import main; sys.exit(main())", "run", "--preset", "tiny",
+       "--quiet", "--tasks", "multistep_arithmetic"]
+
+
+def tripost_run(root, name, **kw):
+    return subprocess.run(RUN + ["--root", str(root), "--name", name], capture_output=True, text=True, timeout=600, **kw)
+
+
+def stages(run_dir):
+    return [json.loads(l)["stage"] for l in (run_dir / "timings.jsonl").read_text().splitlines()]
+
+
+def test_resume_after_kill_9_in_iteration_2(tmp_path):
+    full = tripost_run(tmp_path, "full")
+    assert full.returncode == 0, full.stderr[-3000:]
+    expected = json.loads((tmp_path / "full" / "results.json").read_text())
+
+    run_dir = tmp_path / "stopped"
+    proc = subprocess.Popen(RUN + ["--root", str(tmp_path), "--name", "stopped"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    marker = run_dir / "multistep_arithmetic" / "iter-2" / "rollouts.jsonl"
+    deadline = time.time() + 500
+    while not marker.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
+    assert marker.exists() and proc.poll() is None, "the run should be in iteration 2 when it is killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "results.json").exists()
+    done_before = stages(run_dir)
+    assert "multistep_arithmetic/iter-2/rollouts" in done_before
+
+    again = tripost_run(tmp_path, "stopped")
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = stages(run_dir)
+    assert after[:len(done_before)] == done_before
+    assert len(after) == len(set(after)), "a finished stage ran again"
+    assert not set(after[len(done_before):]) & set(done_before)
+    assert {"multistep_arithmetic/iter-1/edit", "multistep_arithmetic/iter-2/eval"} <= set(after)
+    assert json.loads((run_dir / "results.json").read_text()) == expected
+
+
+def test_bad_config_stops_before_any_work(tmp_path):
+    r = subprocess.run(RUN[:-2] + ["--tasks", "arithmetic", "--root", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2 and "config field 'tasks': unknown task 'arithmetic'" in r.stderr
+    r = subprocess.run(RUN + ["--root", str(tmp_path), "--set", "student=/no/such/model"], capture_output=True, text=True)
+    assert r.returncode == 2 and "config field 'student': no model folder at /no/such/model" in r.stderr
+    assert not any(tmp_path.iterdir()), "nothing may be written for a bad config"
