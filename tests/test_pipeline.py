@@ -55,3 +55,17 @@ def test_bad_config_stops_before_any_work(tmp_path):
     r = subprocess.run(RUN + ["--root", str(tmp_path), "--set", "student=/no/such/model"], capture_output=True, text=True)
     assert r.returncode == 2 and "config field 'student': no model folder at /no/such/model" in r.stderr
     assert not any(tmp_path.iterdir()), "nothing may be written for a bad config"
+
+
+def test_tiny_preset_runs_end_to_end_on_all_tasks(tmp_path):
+    t0 = time.time()
+    r = subprocess.run(RUN[:-2] + ["--tasks", "all", "--root", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    secs = time.time() - t0
+    print(f"tripost run --preset tiny --tasks all: {secs:.0f} s")
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    assert sorted(results) == sorted(["multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction"])
+    for task, models in results.items():
+        assert {"ft_rationale", "iter-1", "iter-2", "ft_si_demo", "lmsi", "gold_control-1", "gold_control-2"} <= set(models), task
+        for m in models.values(): assert 0 <= m["total"] <= 1 and m["n"] > 0
+    for line in r.stdout.splitlines()[-4:]: assert "seen" in line and "total" in line
