@@ -69,3 +69,21 @@ def test_tiny_preset_runs_end_to_end_on_all_tasks(tmp_path):
         assert {"ft_rationale", "iter-1", "iter-2", "ft_si_demo", "lmsi", "gold_control-1", "gold_control-2"} <= set(models), task
         for m in models.values(): assert 0 <= m["total"] <= 1 and m["n"] > 0
     for line in r.stdout.splitlines()[-4:]: assert "seen" in line and "total" in line
+
+
+def test_one_whole_iteration_on_16_questions(tmp_path):
+    from tripost.pipeline import make_config, run_tripost
+    from tripost.rebalancing import load_training_set
+    cfg = make_config("tiny", root=str(tmp_path), tasks=["multistep_arithmetic"], n_train=16, window=16,
+                      iterations=1, baselines=[])
+    t0 = time.time()
+    res = run_tripost(cfg, progress=False)["multistep_arithmetic"]
+    print(f"ft rationale + one TriPosT iteration on 16 questions (tiny model): {time.time() - t0:.0f} s")
+    it = tmp_path / "tiny" / "multistep_arithmetic" / "iter-1"
+    rollouts = [json.loads(l) for l in (it / "rollouts.jsonl").read_text().splitlines()]
+    edits = [json.loads(l) for l in (it / "edits.jsonl").read_text().splitlines()]
+    assert len(rollouts) == len(edits) == 16
+    examples, card = load_training_set(it / "train")
+    assert card["trajectories"] == 16 == card["correct"] + card["fixed"] + card["dropped"]
+    assert len(examples) == card["examples"] > 0
+    assert (it / "model" / "training.json").exists() and res["iter-1"]["n"] > 0
