@@ -1,0 +1,78 @@
+"""The study chain as `tripost reproduce` runs it: the five study notebooks executed by papermill with
+injected smoke parameters (the tiny preset, one task, two seeds), into a temporary folder."""
+import csv
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tripost.reproduce import REPORT_FILES, ReproduceError, reproduce, study_dir, study_notebooks
+
+TASK = "multistep_arithmetic"
+NOTEBOOKS = ["01_data.ipynb", "02_ft_rationale.ipynb", "03_baselines.ipynb", "04_tripost.ipynb", "05_results.ipynb"]
+METHODS = ["ft rationale", "ft SI demo", "LMSI", "TriPosT (t=1)", "TriPosT (t=2)", "gold control (t=1)", "gold control (t=2)"]
+
+
+def test_study_notebooks_are_found_in_order():
+    assert [p.name for p in study_notebooks(study_dir())] == NOTEBOOKS
+
+
+def test_missing_study_folder_says_where_it_looked(tmp_path, monkeypatch):
+    with pytest.raises(ReproduceError, match=f"looked in: {tmp_path.resolve()}"): study_dir(tmp_path)
+    monkeypatch.setenv("TRIPOST_STUDY", str(tmp_path))
+    assert study_dir() == study_dir(Path(__file__).resolve().parents[1] / "nbs" / "study") # falls back to nbs/study
+
+
+def test_smoke_study_end_to_end_and_resume(tmp_path):
+    reports, runs = tmp_path / "reports", tmp_path / "runs"
+    t0 = time.time()
+    md = reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
+    secs = time.time() - t0
+    print(f"smoke study chain (tiny, 1 task, 2 seeds): {secs:.0f} s")
+    assert secs < 600 # about 1-2 minutes on 2 idle cores; 5.5 minutes measured with the cores shared by other jobs
+    assert md == reports / "results.md"
+    for f in REPORT_FILES + tuple(NOTEBOOKS): assert (reports / f).stat().st_size > 0, f
+    for png in ("accuracy.png", "edits.png"): assert (reports / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the main table: a row per method and iteration; per task seen, unseen, total; two seeds each
+    rows = list(csv.DictReader(open(reports / "main_table.csv")))
+    assert [r["method"] for r in rows] == METHODS
+    for r in rows:
+        assert r["seeds"] == "2"
+        for s in ("seen", "unseen", "total"): assert 0 <= float(r[f"{TASK}/{s}"]) <= 1 and f"{TASK}/{s} sd" in r
+    text = md.read_text()
+    table = [l for l in text.splitlines() if l.startswith("| method |")][0]
+    assert table == "| method | multistep arithmetic seen | multistep arithmetic unseen | multistep arithmetic total |"
+    for m in METHODS: assert f"| {m} |" in text
+    assert "**multistep arithmetic.** TriPosT (t=2)" in text and "ft rationale" in text
+    edits = list(csv.DictReader(open(reports / "edit_stats.csv")))
+    assert [(r["task"], r["t"]) for r in edits] == [(TASK, "1"), (TASK, "2")]
+    for r in edits: assert float(r["correct"]) + float(r["fixed"]) + float(r["dropped"]) == float(r["rollouts"]) > 0
+    assert {r["method"] for r in csv.DictReader(open(reports / "si_table.csv"))} == set(METHODS)
+    # the executed notebooks carry the injected parameters
+    nb = json.loads((reports / "05_results.ipynb").read_text())
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "seeds = [0, 1]" in "".join(injected[0]["source"])
+    # resume: finished notebooks are skipped; a removed one runs again, its stages all skipped
+    mtimes = {f: (reports / f).stat().st_mtime for f in NOTEBOOKS}
+    t0 = time.time(); reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
+    assert time.time() - t0 < 10 and {f: (reports / f).stat().st_mtime for f in NOTEBOOKS} == mtimes
+    timings = {p: p.read_text() for p in runs.rglob("timings.jsonl")}
+    (reports / "04_tripost.ipynb").unlink()
+    reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
+    assert (reports / "04_tripost.ipynb").exists()
+    assert {f: (reports / f).stat().st_mtime for f in NOTEBOOKS if f != "04_tripost.ipynb"} == \
+           {f: t for f, t in mtimes.items() if f != "04_tripost.ipynb"}
+    assert {p: p.read_text() for p in runs.rglob("timings.jsonl")} == timings # no stage ran again
+
+
+def test_a_failing_notebook_stops_the_chain_and_is_kept(tmp_path):
+    reports, runs = tmp_path / "reports", tmp_path / "runs"
+    runs.write_text("a file where the run folders should go") # 02_ft_rationale cannot create its run folder
+    with pytest.raises(ReproduceError, match="study notebook 02_ft_rationale.ipynb failed") as e:
+        reproduce("tiny", [TASK], seeds=[0], reports=reports, run_root=runs, progress=False)
+    assert str(reports / "02_ft_rationale.ipynb") in str(e.value)
+    failed = json.loads((reports / "02_ft_rationale.ipynb").read_text())
+    assert any(o.get("output_type") == "error" for c in failed["cells"] for o in c.get("outputs", []))
+    assert (reports / "01_data.ipynb").exists() and not (reports / "03_baselines.ipynb").exists()
+    assert json.loads((reports / "reproduce.json").read_text())["finished"] == ["01_data.ipynb"]
