@@ -6,7 +6,7 @@ the notebook's name and CI prints "N passed".
 from pathlib import Path
 
 import pytest
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -14,7 +14,7 @@ NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpo
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "nbs")) for p in NOTEBOOKS])
 def test_notebook_runs(nb):
-    ok, secs = test_nb(nb, skip_flags=["slow"], basepath=ROOT)
+    ok, secs = run_notebook(nb, skip_flags=["slow"], basepath=ROOT)
     assert ok, f"{nb.name} failed (see the traceback above)"
 
 
