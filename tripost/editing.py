@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from .format import (FINAL_LABEL, Feedback, Invalid, Trajectory, label_key, parse_attempt, parse_feedback,
-                            split_rollout, strip_answer_start)
+from .format import (FINAL_LABEL, Feedback, Invalid, Trajectory, kept_prefix, label_key, parse_attempt,
+                            parse_feedback, split_rollout, strip_answer_start)
 from .tasks.core import Example
 
 # %% auto #0
-__all__ = ['step_order', 'feedback_agrees', 'Edit', 'kept_prefix', 'Editor', 'edit_rollout', 'edit_rollouts', 'edit_stats']
+__all__ = ['step_order', 'feedback_agrees', 'Edit', 'Editor', 'edit_rollout', 'edit_rollouts', 'edit_stats']
 
 # %% ../nbs/21_editing.ipynb #29be4bee
 def _failure(result, want: type) -> str | None:
@@ -70,12 +70,6 @@ class Edit:
         return cls(**d)
 
 # %% ../nbs/21_editing.ipynb #a5e6da5c
-def kept_prefix(attempt: str, update: str, step: str) -> bool:
-    "Whether `update` keeps every step of `attempt` before `step` verbatim."
-    a, u = parse_attempt(attempt), parse_attempt(update)
-    cut = [s.label for s in a.steps].index(step) if step in a.labels else len(a.steps)
-    return [s.line for s in u.steps[:cut]] == [s.line for s in a.steps[:cut]]
-
 class Editor:
     "Edits one rollout, one teacher call at a time: `pending` says what to ask, `take` takes the answer."
     def __init__(self, example: Example, # the question

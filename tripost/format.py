@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 # %% auto #0
 __all__ = ['QUESTION_PREFIX', 'ANSWER_START', 'UPDATE_START', 'FEEDBACK_PREFIX', 'FINAL_LABEL', 'FINAL_PREFIX', 'Invalid', 'Step',
            'parse_step', 'label_key', 'next_labels', 'Attempt', 'strip_answer_start', 'parse_attempt', 'render_attempt',
-           'final_line', 'final_answer', 'Feedback', 'parse_feedback', 'question_prompt', 'Trajectory', 'split_rollout',
-           'mutate_text']
+           'final_line', 'kept_prefix', 'final_answer', 'Feedback', 'parse_feedback', 'question_prompt', 'Trajectory',
+           'split_rollout', 'mutate_text']
 
 # %% ../nbs/00_format.ipynb #ef9016d2
 QUESTION_PREFIX = "Q: "
@@ -126,6 +126,15 @@ def render_attempt(steps: list[Step], # the numbered steps
 def final_line(answer: str) -> str:
     "The text of the final line for an answer: `So the answer is X.`"
     return f"{FINAL_PREFIX}{answer}."
+
+def kept_prefix(attempt: str, # the attempt that had an error
+                update: str,  # the updated answer
+                step: str     # the label of the first wrong step of `attempt`
+               ) -> bool:
+    "Whether `update` keeps every step of `attempt` before `step` verbatim (as an improver must)."
+    a, u = parse_attempt(attempt), parse_attempt(update)
+    cut = a.labels.index(step) if step in a.labels else len(a.steps)
+    return [s.line for s in u.steps[:cut]] == [s.line for s in a.steps[:cut]]
 
 # %% ../nbs/00_format.ipynb #972f3fce
 _FINAL_RE = re.compile(r"So the answer is:? *(.*?)\s*$", re.M)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..format import parse_attempt
+from ..format import kept_prefix
 from .core import (TASKS, DataFileError, Example, Task, UnknownNameError, find_bbh_dir, get_task,
                                 read_examples, write_jsonl)
 
@@ -47,9 +47,7 @@ def expert_figures(task: Task,                      # the task whose scripted ex
         wrong_called_correct += fb.correct and not task.is_correct(ex, bad)
         new = task.improve(ex, bad, fb)
         fixed += task.feedback(ex, new).correct and task.is_correct(ex, new)
-        a, u = parse_attempt(bad), parse_attempt(new)
-        cut = a.labels.index(fb.step) if fb.step in a.labels else len(a.steps)
-        kept += [s.line for s in u.steps[:cut]] == [s.line for s in a.steps[:cut]]
+        kept += kept_prefix(bad, new, fb.step)
     m = min(n, len(pool))
     fig.update({"corruptions": m, "fbk_exact_step": _share(exact, m), "fbk_wrong_called_correct": wrong_called_correct,
                 "imp_fixed_in_one": _share(fixed, m), "imp_prefix_kept": _share(kept, m)})

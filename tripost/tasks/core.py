@@ -215,6 +215,15 @@ class Task:
         if ans != gold: return ans, f"the steps above give {gold}, not {ans}"
         return None
 
+    def problem_feedback(self, att: Attempt, # a parsed attempt whose well-formed steps are all correct
+                         before: str | None  # the label of its last step
+                        ) -> Feedback | None:
+        "Feedback on where the text stops being well formed (a step that does not parse, no final response), or None."
+        if not att.problem: return None
+        part = att.problem_line or att.problem
+        if att.problem_label == FINAL_LABEL and not att.problem_line: part = att.steps[-1].text if att.steps else ""
+        return Feedback.error(att.problem_label, part, att.problem, before)
+
     def feedback(self, example: Example, # the question
                  attempt: str            # the steps and final line (an `Answer:` line is allowed)
                 ) -> Feedback:
@@ -226,10 +235,7 @@ class Task:
             except (ValueError, KeyError, IndexError, ArithmeticError) as e: err = (step.text, f"the step cannot be checked ({e})")
             if err: return Feedback.error(step.label, err[0], err[1], before)
             before = step.label
-        if att.problem:
-            part = att.problem_line or att.problem
-            if att.problem_label == FINAL_LABEL and not att.problem_line: part = att.steps[-1].text if att.steps else ""
-            return Feedback.error(att.problem_label, part, att.problem, before)
+        if (fb := self.problem_feedback(att, before)): return fb
         err = self.check_final(example, att.steps, att.final)
         if err: return Feedback.error(FINAL_LABEL, err[0], err[1], before)
         return Feedback.all_correct(before)

@@ -411,10 +411,7 @@ class WordSorting(Task):
             err = state.apply(step)
             if err: return Feedback.error(step.label, err[0], err[1], before)
             before = step.label
-        if att.problem:
-            part = att.problem_line or att.problem
-            if att.problem_label == FINAL_LABEL and not att.problem_line: part = att.steps[-1].text if att.steps else ""
-            return Feedback.error(att.problem_label, part, att.problem, before)
+        if (fb := self.problem_feedback(att, before)): return fb
         err = self.final_error(example, state, att.final)
         return Feedback.error(FINAL_LABEL, err[0], err[1], before) if err else Feedback.all_correct(before)
 
