@@ -115,6 +115,7 @@ class FaultServer:
             def log_message(self, *a): pass
 
             def _json(self, code, obj, headers=()):
+                self._leave()
                 data = json.dumps(obj).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -133,9 +134,15 @@ class FaultServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.auth_seen.add(self.headers.get("Authorization"))
+                self._counted = True
                 try: self._post()
-                finally:
+                finally: self._leave()
+
+            def _leave(self):
+                "Count this request as finished: called before its reply is written, because a client that has its reply may send the next request before this thread returns."
+                if getattr(self, "_counted", False):
                     with server.lock: server.in_flight -= 1
+                    self._counted = False
 
             def _post(self):
                 try:
@@ -174,6 +181,7 @@ class FaultServer:
                 resp = dict(id="x", object="chat.completion" if chat else "text_completion", created=0,
                             model=body.get("model", "fault-model"), choices=[choice], usage=usage)
                 time.sleep(server.slow_s if outcome == "slow" else server.delay_s)
+                self._leave()
                 try:
                     if outcome == "cut":
                         data = json.dumps(resp).encode()
