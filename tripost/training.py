@@ -23,8 +23,8 @@ from .format import ANSWER_START, FEEDBACK_PREFIX
 
 # %% auto #0
 __all__ = ['TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples', 'WeightedCollator',
-           'weighted_lm_loss', 'MasterWeightAdamW', 'cast_parameters', 'resolve_precision', 'WeightedTrainer',
-           'save_atomically', 'train', 'config_path', 'main']
+           'weighted_lm_loss', 'chunked_lm_loss', 'MasterWeightAdamW', 'cast_parameters', 'resolve_precision',
+           'WeightedTrainer', 'save_atomically', 'train', 'config_path', 'main']
 
 # %% ../nbs/23_training.ipynb #cfcd4c98
 @dataclass
@@ -49,6 +49,7 @@ class TrainConfig:
     lora_alpha: int = 32           # LoRA scale
     lora_dropout: float = 0.05     # LoRA dropout
     merge_lora: bool = True        # fold the adapter into the weights before saving
+    loss_chunk: int = 256          # run the LM head and its loss on the trained positions only, this many at a time (0: full logits)
     gradient_checkpointing: bool = False # trade compute for memory (long texts, big models)
     deepspeed: str | None = None   # a DeepSpeed JSON config (e.g. `config_path("deepspeed_zero2.json")`)
     seed: int = 0                  # shuffling and LoRA initialisation
@@ -178,6 +179,48 @@ def weighted_lm_loss(logits: torch.Tensor,     # (batch, length, vocab) model ou
     if torch.is_tensor(n): n = n.to(ce.device)
     return (ce * w[keep].float()).sum() / n
 
+# %% ../nbs/23_training.ipynb #fe09b6ce
+class _ChunkedLinearCE(torch.autograd.Function):
+    "Sum of w * cross-entropy of `h @ W.T`, with both gradients computed in the forward pass, slice by slice."
+    @staticmethod
+    def forward(ctx, h, W, targets, weights, chunk):
+        loss = torch.zeros((), dtype=torch.float32, device=h.device)
+        grad_h = torch.empty_like(h)
+        grad_W = torch.zeros(W.shape, dtype=torch.float32, device=W.device)
+        for i in range(0, h.shape[0], chunk):
+            hc, y, w = h[i:i + chunk], targets[i:i + chunk], weights[i:i + chunk]
+            z = (hc @ W.t()).float()
+            lse = torch.logsumexp(z, -1)
+            loss += ((lse - z.gather(1, y[:, None])[:, 0]) * w).sum()
+            g = z.sub_(lse[:, None]).exp_()                       # softmax, in place of the logits
+            g[torch.arange(len(y), device=g.device), y] -= 1
+            g = g.mul_(w[:, None]).to(h.dtype)
+            grad_h[i:i + chunk] = g @ W
+            grad_W += (g.t() @ hc).float()
+        ctx.save_for_backward(grad_h, grad_W.to(W.dtype))
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_h, grad_W = ctx.saved_tensors
+        return grad_h * grad_out.to(grad_h.dtype), grad_W * grad_out.to(grad_W.dtype), None, None, None
+
+def chunked_lm_loss(hidden: torch.Tensor,      # (batch, length, d) the decoder's last hidden states
+                    head_weight: torch.Tensor, # (vocab, d) the LM head's weight (no bias)
+                    labels: torch.Tensor,      # (batch, length) token ids, -100 where not trained
+                    weights: torch.Tensor,     # (batch, length) loss weight of each token
+                    num_items: int | torch.Tensor | None = None, # the normaliser N; None: the trained tokens here
+                    chunk: int = 256           # positions per slice
+                   ) -> torch.Tensor:
+    "`weighted_lm_loss` of `hidden @ head_weight.T`, computed on the trained positions, `chunk` at a time."
+    tgt, w = labels[:, 1:], weights[:, 1:].to(hidden.device)
+    keep = tgt != -100
+    loss = _ChunkedLinearCE.apply(hidden[:, :-1][keep], head_weight, tgt[keep], w[keep].float(), chunk)
+    n = keep.sum() if num_items is None else num_items
+    if torch.is_tensor(n): n = n.to(loss.device)
+    return loss / n
+
+
 # %% ../nbs/23_training.ipynb #a2325682
 class MasterWeightAdamW(torch.optim.AdamW):
     "AdamW that updates fp32 master copies of low-precision parameters and writes them back rounded."
@@ -226,7 +269,7 @@ def resolve_precision(model, precision: str = "auto") -> str:
 
 # %% ../nbs/23_training.ipynb #963bfc06
 class WeightedTrainer(Trainer):
-    "A Trainer whose loss is the weighted causal LM loss of `weighted_lm_loss` (batches carry `loss_weights`)."
+    "A Trainer whose loss is the weighted causal LM loss (`chunked_lm_loss`, else `weighted_lm_loss`; batches carry `loss_weights`)."
     loss_is_scaled_for_ga = True
 
     def __init__(self, *args, **kwargs):
@@ -235,14 +278,34 @@ class WeightedTrainer(Trainer):
         self.model_accepts_loss_kwargs = True
         self._loss_shifts_labels = True
         self.tokens_seen = 0  # non-padding tokens of the training batches (this process)
+        self.loss_chunk = 256 # positions per slice of `chunked_lm_loss`; 0 computes the model's full logits
+
+    _SCALED_LOGITS = ("final_logit_softcapping", "logit_scale", "logits_scaling") # heads that are more than a matmul
+
+    def _decoder_and_head(self, model):
+        "(decoder, LM head) when the sliced loss applies: one process, an unwrapped model, a bias-free linear head."
+        if not self.loss_chunk or self.args.world_size > 1 or self.is_deepspeed_enabled or self.is_fsdp_enabled: return None
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model # a peft model: the LoRA-injected base
+        if not (hasattr(base, "get_decoder") and hasattr(base, "get_output_embeddings")): return None
+        head, decoder = base.get_output_embeddings(), base.get_decoder()
+        if type(head) is not torch.nn.Linear or head.bias is not None or decoder is None or decoder is base: return None
+        if any(getattr(base.config, k, None) not in (None, 1, 1.0) for k in self._SCALED_LOGITS): return None
+        return decoder, head
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         "The weighted loss of one micro-batch, normalised by `num_items_in_batch` when given."
         inputs = dict(inputs)
         if model.training and "attention_mask" in inputs: self.tokens_seen += int(inputs["attention_mask"].sum())
         labels, weights = inputs.pop("labels"), inputs.pop("loss_weights")
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"))
-        loss = weighted_lm_loss(outputs.logits, labels, weights, num_items_in_batch)
+        parts = None if return_outputs else self._decoder_and_head(model)
+        if parts:
+            hidden = parts[0](input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+                              use_cache=False).last_hidden_state
+            loss = chunked_lm_loss(hidden, parts[1].weight, labels, weights, num_items_in_batch, self.loss_chunk)
+            outputs = None
+        else:
+            outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"))
+            loss = weighted_lm_loss(outputs.logits, labels, weights, num_items_in_batch)
         if num_items_in_batch is not None and self.args.average_tokens_across_devices and self.args.world_size > 1:
             loss = loss * self.args.world_size  # DDP averages gradients; N already counts every device
         return (loss, outputs) if return_outputs else loss
@@ -310,6 +373,7 @@ def train(model,                          # a causal LM (continues from its curr
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
                               data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers)
+    trainer.loss_chunk = config.loss_chunk
     t0 = time.time()
     result = trainer.train()
     seconds = time.time() - t0
