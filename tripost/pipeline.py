@@ -269,7 +269,9 @@ def train_stage(run: Run, init: str | Path, # the model to start from
     "Weighted SFT from `init` on `records`; the trained model is written to `out` atomically."
     from tripost.training import TrainConfig, train
     cfg = run.cfg
-    student = load_model(run, init)
+    from tripost.student import load_student, pick_device
+    on_cpu = pick_device(cfg.device).type == "cpu" # train from fp32 weights there, so that what is saved keeps full precision
+    student = load_student(init, device=cfg.device, dtype=cfg.dtype or ("fp32" if on_cpu else None))
     tc = TrainConfig(epochs=epochs, learning_rate=cfg.lr, batch_size=cfg.batch_size, feedback_weight=cfg.weight,
                      max_length=cfg.max_length, lora=cfg.lora, seed=seed, progress=run.progress)
     train(student.model, student.tokenizer, [{"text": r["text"]} for r in records], out, tc)

@@ -24,12 +24,12 @@ import torch
 from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 
 # %% auto #0
-__all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'STOP_QUESTION', 'STOP_FEEDBACK',
-           'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'StudentLoadError', 'cache_dir',
-           'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'cpu_has_bf16', 'pick_device', 'pick_dtype',
-           'autocast_dtype', 'Generation', 'find_stop', 'choose_tokens', 'Student', 'tiny_student', 'resolve_student',
-           'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent',
-           'EndpointStudent', 'serve_completions']
+__all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
+           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'StudentLoadError',
+           'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'cpu_has_bf16', 'pick_device',
+           'pick_dtype', 'autocast_dtype', 'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student',
+           'tiny_student', 'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter',
+           'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -140,7 +140,7 @@ def pick_dtype(device: torch.device,         # where the model runs
         if dtype not in _DTYPES: raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(_DTYPES)}")
         return _DTYPES[dtype]
     if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu": return torch.float32 # measured: bf16 decoding is 1.7-2x slower on this CPU (see above)
+    if device.type == "cpu": return torch.bfloat16 if cpu_has_bf16() else torch.float32 # with `gqa_attention` (above)
     return torch.float16
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -148,6 +148,32 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu": return torch.bfloat16 if cpu_has_bf16() else None
     return None
+GQA_ATTENTION = "tripost_gqa" # the name `gqa_attention` is registered under
+
+def gqa_attention(module, query, key, value, # (batch, heads, q, d) and (batch, kv_heads, length, d)
+                  attention_mask, # (batch, 1, q, length) additive mask, or None
+                  scaling: float, dropout: float = 0.0, **kwargs):
+    "Attention in which each group of query heads uses its shared key/value head in place (no `repeat_kv` copy)."
+    b, h, q, d = query.shape
+    kv_heads, length = key.shape[1], key.shape[2]
+    g = h // kv_heads # query heads per key/value head; head i uses key/value head i // g
+    scores = torch.matmul(query.reshape(b, kv_heads, g * q, d), key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        scores = (scores.view(b, kv_heads, g, q, length) + attention_mask[:, :, None, :, :length]).view(b, kv_heads, g * q, length)
+    probs = torch.softmax(scores, -1, dtype=torch.float32).to(query.dtype)
+    probs = torch.nn.functional.dropout(probs, p=dropout, training=module.training)
+    out = torch.matmul(probs, value).view(b, h, q, d)
+    return out.transpose(1, 2).contiguous(), None
+
+def _register_gqa():
+    "Make `attn_implementation=GQA_ATTENTION` known to transformers (attention and its additive mask)."
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.masking_utils import eager_mask
+    AttentionInterface.register(GQA_ATTENTION, gqa_attention)
+    AttentionMaskInterface.register(GQA_ATTENTION, eager_mask)
+
+_register_gqa()
+
 
 # %% ../nbs/10_student.ipynb #2e187eb5
 STOP_QUESTION = "\n" + QUESTION_PREFIX.strip()   # "\nQ:": the model starts a new question
@@ -420,6 +446,7 @@ def load_student(name_or_path: str | Path | None = None, # hub id, local folder,
     if local_files_only is None: local_files_only = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=local_files_only)
+        if dev.type == "cpu" and dt == torch.bfloat16: model_kwargs.setdefault("attn_implementation", GQA_ATTENTION)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=local_files_only, **model_kwargs)
     except (OSError, ValueError) as e:
         raise StudentLoadError(f"cannot load the model {name_or_path!r} ({path}): {str(e).splitlines()[0]}. "
