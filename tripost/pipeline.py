@@ -91,11 +91,23 @@ class ConfigError(ValueError):
 
 def _field_error(name: str, msg: str) -> ConfigError: return ConfigError(f"config field '{name}': {msg}")
 
+def _coerce_numbers(cfg: Config) -> Config:
+    "Numbers given as text (YAML reads `2e-4` as a string) become numbers; anything else names the field."
+    for f in fields(cfg):
+        kind, v = type(f.default), getattr(cfg, f.name)
+        if kind not in (int, float) or isinstance(v, bool) or isinstance(v, (int, float)) and (kind is float or isinstance(v, int)): continue
+        try: num = float(v)
+        except (TypeError, ValueError): raise _field_error(f.name, f"{v!r} is not a number") from None
+        if kind is int and num != int(num): raise _field_error(f.name, f"{v!r} is not a whole number")
+        setattr(cfg, f.name, kind(num))
+    return cfg
+
 def check_config(cfg: Config, # the config to check
                  check_model: bool = True # also check that the student model can be found
                 ) -> Config:
     "Raise a `ConfigError` naming the field if the config cannot run; return it otherwise."
     from tripost.rebalancing import parse_ratio
+    _coerce_numbers(cfg)
     if not cfg.tasks: raise _field_error("tasks", "no task given")
     for t in cfg.tasks:
         if t not in TASKS: raise _field_error("tasks", f"unknown task {t!r}; valid tasks: {', '.join(TASKS)}")
