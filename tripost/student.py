@@ -148,6 +148,7 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu": return torch.bfloat16 if cpu_has_bf16() else None
     return None
+
 GQA_ATTENTION = "tripost_gqa" # the name `gqa_attention` is registered under
 
 def gqa_attention(module, query, key, value, # (batch, heads, q, d) and (batch, kv_heads, length, d)
