@@ -66,9 +66,9 @@ def run(model, tokenizer, texts, config, collator_cls, steps):
     opt = (MasterWeightAdamW(model.parameters(), lr=config.learning_rate), None) if precision == "bf16-master" else (None, None)
     timer = StepTimer()
     trainer = WeightedTrainer(model=model, args=_training_args(config, work, precision), train_dataset=data,
-                              data_collator=collator_cls(tokenizer.pad_token_id, 8), optimizers=opt, callbacks=[timer])
+                              data_collator=collator_cls(tokenizer.pad_token_id, 8), optimizers=opt, callbacks=[timer],
+                              loss_chunk=config.loss_chunk)
     timer.trainer = trainer
-    trainer.loss_chunk = config.loss_chunk
     trainer.train()
     shutil.rmtree(work, ignore_errors=True)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

@@ -70,9 +70,10 @@ def lmsi_records(student,                  # the model that samples (the ft rati
     gens = student.generate([question_prompt(e.question) for e in examples], max_new_tokens=max_new_tokens,
                             stop=ATTEMPT_STOPS, temperature=temperature, n=k, seed=seed, batch_size=batch_size,
                             progress="lmsi samples" if progress else False)
-    out, seen, right = [], set(), 0
+    out, seen, right, with_majority = [], set(), 0, 0
     for i, e in enumerate(examples):
         kept = majority_agreeing(task, e, [g.text.strip() for g in gens[i * k:(i + 1) * k]])
+        with_majority += bool(kept)
         right += bool(kept) and task.is_correct(e, kept[0])
         for s in kept:
             text = question_prompt(e.question) + s
@@ -80,8 +81,7 @@ def lmsi_records(student,                  # the model that samples (the ft rati
             seen.add(text)
             out.append({"text": text, "kind": "lmsi", "task": task.name, "subtask": e.subtask, "question": e.question})
     card = {"questions": len(examples), "samples": len(gens), "kept": len(out),
-            "majority_right": right, "questions_with_a_majority": sum(1 for i in range(len(examples))
-                                                                     if any(task.parse_answer(g.text) for g in gens[i * k:(i + 1) * k]))}
+            "majority_right": right, "questions_with_a_majority": with_majority}
     return out, card
 
 # %% ../nbs/30_baselines.ipynb #330675c8

@@ -10,8 +10,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .format import (ANSWER_START, FEEDBACK_PREFIX, UPDATE_START, Feedback, final_answer, parse_feedback,
-                            question_prompt)
+from .format import (ANSWER_START, FEEDBACK_PREFIX, UPDATE_START, Feedback, Trajectory, final_answer,
+                            parse_feedback, question_prompt)
 
 # %% auto #0
 __all__ = ['EvalRecord', 'si_metrics', 'accuracy_table', 'wants_update', 'self_improve', 'save_records', 'load_records',
@@ -67,13 +67,8 @@ from .student import ATTEMPT_STOPS
 from .tasks.core import Example, get_task
 
 def _context(ex: Example, attempts: list[str], feedbacks: list[str]) -> str:
-    "The text so far: question, attempts and feedback, ready for the next attempt or feedback."
-    parts = [question_prompt(ex.question).rstrip("\n")]
-    for i, a in enumerate(attempts):
-        if i: parts.append(UPDATE_START)
-        parts.append(a)
-        if i < len(feedbacks): parts.append(FEEDBACK_PREFIX + feedbacks[i])
-    return "\n".join(parts)
+    "The text so far (question, attempts, feedback) exactly as training texts render it, ready for what comes next."
+    return Trajectory(ex.question, attempts, feedbacks).render()
 
 def wants_update(feedback: str) -> bool:
     "Whether the model's own feedback names a wrong step (and so asks for an updated answer)."

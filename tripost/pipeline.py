@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import random
 import shutil
 import time
@@ -17,15 +16,14 @@ from pathlib import Path
 
 import yaml
 
-from .tasks.core import TASKS, Example, get_task, read_examples, write_jsonl
+from .tasks.core import TASKS, Example, get_task, read_examples, write_dir_atomic, write_jsonl, write_text_atomic
 
 log = logging.getLogger("tripost")
 
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'Config', 'ConfigError', 'check_config', 'make_config', 'config_to_yaml',
-           'config_from_yaml', 'write_dir_atomic', 'write_json_atomic', 'derive_seed', 'Run', 'make_data', 'base_model',
-           'load_model', 'make_teacher', 'train_stage', 'eval_stage', 'window', 'run_task', 'run_baselines',
-           'run_tripost']
+           'config_from_yaml', 'write_json_atomic', 'derive_seed', 'Run', 'make_data', 'base_model', 'load_model',
+           'make_teacher', 'train_stage', 'eval_stage', 'window', 'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -165,27 +163,9 @@ def config_from_yaml(text_or_path: str | Path) -> Config:
     return Config(**data)
 
 # %% ../nbs/31_pipeline.ipynb #a032aaf1
-def _tmp(path: Path) -> Path: return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-def write_dir_atomic(path: str | Path, # the folder to create
-                     write             # a function that fills a given (temporary) folder
-                    ) -> Path:
-    "Create a folder atomically: fill a temporary one, then rename it into place."
-    path = Path(path); tmp = _tmp(path)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    if path.exists(): shutil.rmtree(path)
-    os.replace(tmp, path)
-    return path
-
 def write_json_atomic(path: str | Path, obj) -> Path:
     "Write JSON atomically."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(obj, indent=1, default=str))
 
 def derive_seed(seed: int, *parts) -> int:
     "A stage's own seed, derived from the run's seed and the stage's name."
@@ -212,7 +192,7 @@ class Run:
                 raise ConfigError(f"{self.dir} holds a run with another config (fields {', '.join(diff)} differ); "
                                   "use another name, or delete the folder to start again")
         else:
-            tmp = _tmp(saved); tmp.write_text(config_to_yaml(self.cfg)); os.replace(tmp, saved)
+            write_text_atomic(saved, config_to_yaml(self.cfg))
         return self
 
     def stage(self, name: str,  # a name for logs, e.g. "multistep_arithmetic/iter-1/train"

@@ -6,15 +6,13 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 from collections import Counter
 from pathlib import Path
 
 from .editing import Edit
 from .format import ANSWER_START, FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START, Feedback, parse_attempt
-from .tasks.core import Example
+from .tasks.core import Example, write_dir_atomic
 
 # %% auto #0
 __all__ = ['KINDS', 'improvement_text', 'terminal_text', 'split_edits', 'gold_examples', 'dedup', 'parse_ratio',
@@ -138,17 +136,13 @@ def save_training_set(examples: list[dict], card: dict, # from `build_training_s
                      ) -> Path:
     "Save the examples as a `datasets` Dataset with `card.json` and `README.md`, atomically."
     from datasets import Dataset
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     cols = ("text", "kind", "task", "subtask", "question")
-    Dataset.from_dict({c: [r.get(c, "") for r in examples] for c in cols}).save_to_disk(str(tmp))
-    (tmp / "card.json").write_text(json.dumps(card, indent=1))
-    if not examples: (tmp / "EMPTY").touch() # `datasets` cannot load an empty table back
-    (tmp / "README.md").write_text(_card_markdown(card))
-    if folder.exists(): shutil.rmtree(folder)
-    os.replace(tmp, folder)
-    return folder
+    def fill(tmp):
+        Dataset.from_dict({c: [r.get(c, "") for r in examples] for c in cols}).save_to_disk(str(tmp))
+        (tmp / "card.json").write_text(json.dumps(card, indent=1))
+        if not examples: (tmp / "EMPTY").touch() # `datasets` cannot load an empty table back
+        (tmp / "README.md").write_text(_card_markdown(card))
+    return write_dir_atomic(folder, fill)
 
 def load_training_set(folder: str | Path) -> tuple[list[dict], dict]:
     "Load what `save_training_set` wrote: the examples and the card."

@@ -18,7 +18,7 @@ from .tasks.core import TASKS
 # %% auto #0
 __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'REPORT_FILES', 'study_configs', 'run_study', 'model_order', 'method_label',
            'mean_sd', 'main_table', 'si_table', 'edit_table', 'markdown_table', 'main_table_markdown',
-           'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'plot_accuracy', 'plot_edits',
+           'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'plot_iterations', 'plot_edits',
            'timing_table', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
@@ -201,7 +201,7 @@ def verdict(results: dict) -> list[str]:
     return out
 
 # %% ../nbs/33_reproduce.ipynb #54b41ff4
-def plot_accuracy(results: dict, path: str | Path) -> Path:
+def plot_iterations(results: dict, path: str | Path) -> Path:
     "Accuracy per iteration, one panel per task; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -271,7 +271,7 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
     tt = timing_table(cfgs or [])
     write_csv(mt, reports / "main_table.csv"); write_csv(st, reports / "si_table.csv")
     write_csv(et, reports / "edit_stats.csv"); write_csv(tt, reports / "timings.csv")
-    plot_accuracy(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
+    plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
     md = ["# TriPosT: results", ""]
     if cfgs:

@@ -27,9 +27,9 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
            'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'StudentLoadError',
            'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'cpu_has_bf16', 'pick_device',
-           'pick_dtype', 'autocast_dtype', 'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student',
-           'tiny_student', 'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter',
-           'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'pick_dtype', 'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student', 'tiny_student',
+           'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter',
+           'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -142,12 +142,6 @@ def pick_dtype(device: torch.device,         # where the model runs
     if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu": return torch.bfloat16 if cpu_has_bf16() else torch.float32 # with `gqa_attention` (above)
     return torch.float16
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    "The dtype for `torch.autocast` in training: bf16 on GPUs that have it and on CPUs with native bf16, else None."
-    if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu": return torch.bfloat16 if cpu_has_bf16() else None
-    return None
 
 GQA_ATTENTION = "tripost_gqa" # the name `gqa_attention` is registered under
 

