@@ -1,6 +1,6 @@
 """Benchmark: tokens/s of tripost's weighted SFT of SmolLM2-135M on this machine, against the reference style.
 
-Ours: `tripost.training.train` defaults (bf16 weights with an fp32 master copy on a bf16 CPU, bf16 autocast on a GPU;
+Ours: `tripost.training.train` defaults (bf16 weights with an fp32 master copy, stochastically rounded, on a bf16 CPU, bf16 autocast on a GPU;
 batches grouped by length, padded to the batch's longest example).
 The LM head and its loss run on the trained positions only, a slice at a time (`chunked_lm_loss`).
 Reference style (jasonyux/TriPosT `SelfImproveDataset` + `LossMaskedTrainer`): fp32, every example padded to a fixed

@@ -68,6 +68,7 @@ class Config:
     lmsi_samples: int = 4            # LMSI: samples per training question
     lmsi_temperature: float = 0.7    # LMSI: sampling temperature
     lmsi_questions: int = 0          # LMSI: how many training questions it samples on (0: all of them)
+    si_demo_questions: int = 0       # ft SI demo: on how many training questions the expert demonstrates (0: all of them)
     # generation and evaluation
     max_new_tokens: int = 512        # per attempt
     gen_batch_size: int = 32         # sequences per generation batch
@@ -76,8 +77,9 @@ class Config:
 PRESETS = {
     "tiny": dict(name="tiny", student="tiny", dtype="fp32", n_train=8, n_val=2, n_test=2, window=8, iterations=2, epochs=1,
                  rationale_epochs=1, batch_size=8, lr=1e-3, max_length=512, max_new_tokens=32, gen_batch_size=16),
-    "cpu": dict(name="cpu", n_train=400, n_val=30, n_test=50, window=200, iterations=2, epochs=1, rationale_epochs=2,
-                batch_size=16, lr=1e-4, gen_batch_size=64, max_new_tokens=320, lmsi_samples=4, lmsi_questions=200),
+    "cpu": dict(name="cpu", n_train=400, n_val=30, n_test=30, window=100, iterations=2, epochs=1, rationale_epochs=2,
+                batch_size=16, lr=1e-4, gen_batch_size=64, max_new_tokens=320, lmsi_samples=4, lmsi_questions=100,
+                si_demo_questions=100),
     "paper": dict(name="paper", split="paper", student="huggyllama/llama-7b", n_train=1000, n_val=100, n_test=200,
                   window=1000, iterations=3, epochs=4, rationale_epochs=4, lr=1e-6, batch_size=32, weight=1.5,
                   ratio="1.5:1:1", max_new_tokens=1024, gen_batch_size=64, teacher="scripted"),
@@ -120,7 +122,7 @@ def check_config(cfg: Config, # the config to check
     except ValueError as e: raise _field_error("ratio", str(e)) from None
     for name in ("n_train", "n_test", "window", "batch_size", "max_length", "max_new_tokens", "gen_batch_size"):
         if getattr(cfg, name) < 1: raise _field_error(name, f"must be at least 1, not {getattr(cfg, name)}")
-    for name in ("n_val", "iterations", "epochs", "rationale_epochs", "max_edit_updates", "eval_max_updates", "lmsi_questions"):
+    for name in ("n_val", "iterations", "epochs", "rationale_epochs", "max_edit_updates", "eval_max_updates", "lmsi_questions", "si_demo_questions"):
         if getattr(cfg, name) < 0: raise _field_error(name, f"cannot be negative ({getattr(cfg, name)})")
     for name in ("lr", "weight"):
         if not getattr(cfg, name) > 0: raise _field_error(name, f"must be positive, not {getattr(cfg, name)}")
@@ -371,7 +373,7 @@ def run_baselines(run: Run, task, parts: set[str], train_q: list[Example], test_
     if "ft_si_demo" in parts:
         bdir = tdir / "ft_si_demo"
         ex, card = _dataset_stage(run, f"{task.name}/ft_si_demo/data", bdir / "train", lambda: si_demo_records(
-            task, train_q, make_teacher(run, task), ratio=cfg.ratio, seed=derive_seed(cfg.seed, task.name, "si_demo")))
+            task, train_q[:cfg.si_demo_questions or None], make_teacher(run, task), ratio=cfg.ratio, seed=derive_seed(cfg.seed, task.name, "si_demo")))
         run.stage(f"{task.name}/ft_si_demo/train", bdir / "model", lambda: train_stage(
             run, base, ex, bdir / "model", cfg.rationale_epochs, derive_seed(cfg.seed, task.name, "si_demo_train")))
         results["ft_si_demo"] = {**eval_stage(run, task, bdir / "model", test_q, bdir), "data": card}

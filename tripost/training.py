@@ -23,8 +23,8 @@ from .format import ANSWER_START, FEEDBACK_PREFIX
 
 # %% auto #0
 __all__ = ['TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples', 'WeightedCollator',
-           'weighted_lm_loss', 'chunked_lm_loss', 'MasterWeightAdamW', 'cast_parameters', 'resolve_precision',
-           'WeightedTrainer', 'save_atomically', 'train', 'config_path', 'main']
+           'weighted_lm_loss', 'chunked_lm_loss', 'stochastic_round_bf16', 'MasterWeightAdamW', 'cast_parameters',
+           'resolve_precision', 'WeightedTrainer', 'save_atomically', 'train', 'config_path', 'main']
 
 # %% ../nbs/23_training.ipynb #cfcd4c98
 @dataclass
@@ -222,19 +222,31 @@ def chunked_lm_loss(hidden: torch.Tensor,      # (batch, length, d) the decoder'
 
 
 # %% ../nbs/23_training.ipynb #a2325682
+def stochastic_round_bf16(x: torch.Tensor # fp32 values
+                         ) -> torch.Tensor:
+    "`x` rounded to bf16 up or down at random, in proportion to the distance: unbiased, so small updates survive on average."
+    bits = x.float().contiguous().view(torch.int32)
+    noise = torch.randint(0, 1 << 16, x.shape, dtype=torch.int32, device=x.device)
+    return ((bits + noise) & -65536).view(torch.float32).to(torch.bfloat16) # the dropped 16 bits are zero: the cast is exact
+
 class MasterWeightAdamW(torch.optim.AdamW):
-    "AdamW that updates fp32 master copies of low-precision parameters and writes them back rounded."
-    def __init__(self, params, **kwargs):
+    "AdamW that updates fp32 master copies of low-precision parameters and writes them back (stochastically) rounded."
+    def __init__(self, params, stochastic_rounding: bool = True, # round bf16 copies at random (unbiased) rather than to nearest
+                 **kwargs):
         self.model_params = [p for p in params if p.requires_grad]
         self.masters = [p.detach().float().clone().requires_grad_(True) for p in self.model_params]
+        self.stochastic_rounding = stochastic_rounding
         super().__init__(self.masters, **kwargs)
+
+    def _copy_in(self, p, m):
+        p.copy_(stochastic_round_bf16(m) if self.stochastic_rounding and p.dtype == torch.bfloat16 else m)
 
     @torch.no_grad()
     def step(self, closure=None):
         for p, m in zip(self.model_params, self.masters):
             m.grad = None if p.grad is None else p.grad.float()
         loss = super().step(closure)
-        for p, m in zip(self.model_params, self.masters): p.copy_(m)
+        for p, m in zip(self.model_params, self.masters): self._copy_in(p, m)
         return loss
 
     def zero_grad(self, set_to_none: bool = True):
@@ -258,8 +270,10 @@ def resolve_precision(model, precision: str = "auto") -> str:
     "The precision to train in: the one asked for, else bf16-master on a bf16 CPU, bf16-autocast on a GPU, else fp32."
     known = ("auto", "fp32", "bf16-autocast", "bf16-master")
     if precision not in known: raise ValueError(f"precision must be one of {known}, got {precision!r}")
-    if precision != "auto": return precision
     device = next(model.parameters()).device
+    if precision == "bf16-autocast" and device.type != "cuda":
+        raise ValueError(f"precision 'bf16-autocast' needs a GPU (the model is on {device.type}); use 'bf16-master' or 'fp32'")
+    if precision != "auto": return precision
     if device.type == "cuda": return "bf16-autocast" if torch.cuda.is_bf16_supported() else "fp32"
     try:
         from tripost.student import cpu_has_bf16
