@@ -45,7 +45,7 @@ def test_resume_after_kill_9_in_iteration_2(tmp_path):
     assert after[:len(done_before)] == done_before
     assert len(after) == len(set(after)), "a finished stage ran again"
     assert not set(after[len(done_before):]) & set(done_before)
-    assert {"multistep_arithmetic/iter-1/edit", "multistep_arithmetic/iter-2/eval"} <= set(after)
+    assert {"multistep_arithmetic/iter-1/edit", "multistep_arithmetic/iter-2/eval", "multistep_arithmetic/trigger-2/eval"} <= set(after)
     assert json.loads((run_dir / "results.json").read_text()) == expected
 
 
@@ -66,7 +66,7 @@ def test_tiny_preset_runs_end_to_end_on_all_tasks(tmp_path):
     results = json.loads((tmp_path / "tiny" / "results.json").read_text())
     assert sorted(results) == sorted(["multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction"])
     for task, models in results.items():
-        assert {"ft_rationale", "iter-1", "iter-2", "ft_si_demo", "lmsi", "gold_control-1", "gold_control-2"} <= set(models), task
+        assert {"ft_rationale", "iter-1", "iter-2", "trigger-1", "trigger-2", "ft_si_demo", "lmsi", "gold_control-1", "gold_control-2"} <= set(models), task
         for m in models.values(): assert 0 <= m["total"] <= 1 and m["n"] > 0
     for line in r.stdout.splitlines()[-4:]: assert "seen" in line and "total" in line
 

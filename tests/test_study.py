@@ -11,7 +11,8 @@ from tripost.reproduce import REPORT_FILES, ReproduceError, reproduce, study_dir
 
 TASK = "multistep_arithmetic"
 NOTEBOOKS = ["01_data.ipynb", "02_ft_rationale.ipynb", "03_baselines.ipynb", "04_tripost.ipynb", "05_results.ipynb"]
-METHODS = ["ft rationale", "ft SI demo", "LMSI", "TriPosT (t=1)", "TriPosT (t=2)", "gold control (t=1)", "gold control (t=2)"]
+METHODS = ["ft rationale", "ft SI demo", "LMSI", "TriPosT (t=1)", "TriPosT (t=2)", "TriPosT (t=1) + trigger", "TriPosT (t=2) + trigger",
+           "gold control (t=1)", "gold control (t=2)"]
 
 
 def test_study_notebooks_are_found_in_order():

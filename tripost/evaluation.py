@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .format import (ANSWER_START, FEEDBACK_PREFIX, UPDATE_START, Feedback, Trajectory, final_answer,
-                            parse_feedback, question_prompt)
+                            parse_attempt, parse_feedback, question_prompt)
 
 # %% auto #0
-__all__ = ['EvalRecord', 'si_metrics', 'accuracy_table', 'wants_update', 'self_improve', 'save_records', 'load_records',
-           'plot_accuracy']
+__all__ = ['EvalRecord', 'si_metrics', 'accuracy_table', 'wants_update', 'self_improve', 'TokenScores', 'continuation_logprobs',
+           'all_correct_feedback', 'says_correct', 'doubt', 'revise_doubted', 'choose_trigger', 'save_records',
+           'load_records', 'plot_accuracy']
 
 # %% ../nbs/24_evaluation.ipynb #d30de8e6
 @dataclass
@@ -30,6 +32,8 @@ class EvalRecord:
     feedbacks: list[str] = field(default_factory=list) # the model's own feedback after each attempt, as written
     first_correct: bool = False # whether the first attempt's answer is right
     final_correct: bool = False # whether the last attempt's answer is right
+    p_correct: float | None = None # the model's probability of the all-correct feedback on its first attempt (where scored)
+    triggered: bool = False     # the revision trigger replaced that feedback with the model's likeliest other one
     @property
     def revised(self) -> bool: return len(self.attempts) > 1
     def to_dict(self) -> dict: return asdict(self)
@@ -75,6 +79,22 @@ def wants_update(feedback: str) -> bool:
     fb = parse_feedback(feedback)
     return isinstance(fb, Feedback) and not fb.correct
 
+def _update_loop(gen, examples, attempts, feedbacks, open_: list[int], max_updates: int, max_new_tokens: int):
+    "Questions `open_` have feedback on their last attempt: update where it names an error, get feedback, repeat."
+    for round_ in range(1, max_updates + 1):
+        open_ = [i for i in open_ if wants_update(feedbacks[i][-1]) and len(attempts[i]) <= max_updates]
+        if not open_: break
+        ctx = [_context(examples[i], attempts[i], feedbacks[i]) + "\n" + UPDATE_START + "\n" for i in open_]
+        for i, a in zip(open_, gen(ctx, ATTEMPT_STOPS, max_new_tokens, f"updates {round_}")): attempts[i].append(a)
+        ctx = [_context(examples[i], attempts[i], feedbacks[i]) + "\n" + FEEDBACK_PREFIX.strip() for i in open_]
+        for i, fb in zip(open_, gen(ctx, "\n", min(160, max_new_tokens), f"feedback {round_ + 1}")): feedbacks[i].append(fb)
+
+def _greedy(student, batch_size: int, progress: bool):
+    "gen(prompts, stop, max_new_tokens, label) -> stripped greedy texts."
+    return lambda prompts, stop, tokens, label: [g.text.strip() for g in student.generate(
+        prompts, max_new_tokens=tokens, stop=stop, temperature=0.0, batch_size=batch_size,
+        progress=label if progress else False)]
+
 def self_improve(student,                  # a `tripost.student` backend
                  task,                     # the Task (answer parsing, subtask split)
                  examples: list[Example],  # the test questions
@@ -87,23 +107,148 @@ def self_improve(student,                  # a `tripost.student` backend
     "Answer each question greedily, with the model's own feedback and at most `max_updates` updates."
     split = split or {**task.subtasks, **task.cpu_subtasks}
     attempts = [[] for _ in examples]; feedbacks = [[] for _ in examples]
-    gen = lambda prompts, stop, tokens, label: [g.text.strip() for g in student.generate(
-        prompts, max_new_tokens=tokens, stop=stop, temperature=0.0, batch_size=batch_size,
-        progress=label if progress else False)]
+    gen = _greedy(student, batch_size, progress)
     first = gen([question_prompt(e.question) for e in examples], ATTEMPT_STOPS, max_new_tokens, "attempts")
     for a, t in zip(attempts, first): a.append(t)
-    open_ = list(range(len(examples)))
-    for round_ in range(max_updates + 1):
-        if not open_: break
-        ctx = [_context(examples[i], attempts[i], feedbacks[i]) + "\n" + FEEDBACK_PREFIX.strip() for i in open_]
-        for i, fb in zip(open_, gen(ctx, "\n", min(160, max_new_tokens), f"feedback {round_ + 1}")): feedbacks[i].append(fb)
-        open_ = [i for i in open_ if wants_update(feedbacks[i][-1]) and len(attempts[i]) <= max_updates]
-        if not open_: break
-        ctx = [_context(examples[i], attempts[i], feedbacks[i]) + "\n" + UPDATE_START + "\n" for i in open_]
-        for i, a in zip(open_, gen(ctx, ATTEMPT_STOPS, max_new_tokens, f"updates {round_ + 1}")): attempts[i].append(a)
+    ctx = [_context(e, attempts[i], feedbacks[i]) + "\n" + FEEDBACK_PREFIX.strip() for i, e in enumerate(examples)]
+    for i, fb in enumerate(gen(ctx, "\n", min(160, max_new_tokens), "feedback 1")): feedbacks[i].append(fb)
+    _update_loop(gen, examples, attempts, feedbacks, list(range(len(examples))), max_updates, max_new_tokens)
     return [EvalRecord(task.name, e.subtask, split.get(e.subtask, "unseen"), e.question, e.answer, attempts[k], feedbacks[k],
                        task.is_correct(e, attempts[k][0]), task.is_correct(e, attempts[k][-1]))
             for k, e in enumerate(examples)]
+
+# %% ../nbs/24_evaluation.ipynb #4503a351
+@dataclass
+class TokenScores:
+    "Log-probabilities of a continuation's tokens after a prompt, and the likeliest other token at each place."
+    tokens: list[str]          # the continuation's tokens, as text
+    logprobs: list[float]      # log P(token | everything before it)
+    alts: list[str]            # the likeliest other token at each place (no special or newline tokens)
+    alt_logprobs: list[float]  # its log-probability
+
+def _alt_mask(tokenizer, vocab: int):
+    "True for tokens that may not stand in as the 'other' token: special tokens and tokens containing a newline."
+    import torch
+    bad = torch.zeros(vocab, dtype=torch.bool)
+    for i in range(min(vocab, len(tokenizer))):
+        if "\n" in tokenizer.decode([i]): bad[i] = True
+    bad[[i for i in tokenizer.all_special_ids if i < vocab]] = True
+    return bad
+
+def continuation_logprobs(student,                # a transformers `Student` (or any object with this method)
+                          prompts: list[str],     # the texts before
+                          continuations: list[str], # the texts to score after each prompt
+                          batch_size: int = 16    # rows per forward pass
+                         ) -> list[TokenScores]:
+    "Score each continuation after its prompt in one forward pass per batch (the LM head only where it is needed)."
+    if hasattr(student, "continuation_logprobs"): return student.continuation_logprobs(prompts, continuations, batch_size)
+    if not hasattr(student, "model"):
+        raise TypeError(f"scoring needs a transformers Student (with .model and .tokenizer), not {type(student).__name__}")
+    import torch
+    tok, model = student.tokenizer, student.model
+    head = model.get_output_embeddings()
+    body = model.get_decoder() if hasattr(model, "get_decoder") else None
+    mask_bad = _alt_mask(tok, head.weight.shape[0]).to(student.device)
+    out = []
+    with torch.inference_mode():
+        for b in range(0, len(prompts), batch_size):
+            ps, cs = prompts[b:b + batch_size], continuations[b:b + batch_size]
+            p_ids = tok(list(ps), add_special_tokens=True)["input_ids"]
+            f_ids = tok([p + c for p, c in zip(ps, cs)], add_special_tokens=True)["input_ids"]
+            starts = []
+            for p, f in zip(p_ids, f_ids):   # where the continuation's tokens begin (the prompt's own tokens, as a rule)
+                k = 0
+                while k < min(len(p), len(f)) and p[k] == f[k]: k += 1
+                starts.append(max(k, 1))
+            width = max(map(len, f_ids))
+            ids = torch.full((len(f_ids), width), tok.pad_token_id, dtype=torch.long)
+            att = torch.zeros_like(ids)
+            for r, f in enumerate(f_ids): ids[r, :len(f)] = torch.tensor(f); att[r, :len(f)] = 1
+            ids, att = ids.to(student.device), att.to(student.device)
+            hidden = (body(input_ids=ids, attention_mask=att).last_hidden_state if body is not None
+                      else None)
+            for r, (f, s) in enumerate(zip(f_ids, starts)):
+                if hidden is not None: logits = head(hidden[r, s - 1:len(f) - 1]).float()
+                else: logits = model(input_ids=ids[r:r + 1, :len(f)]).logits[0, s - 1:len(f) - 1].float()
+                lp = torch.log_softmax(logits, -1)
+                target = ids[r, s:len(f)]
+                tok_lp = lp.gather(1, target[:, None])[:, 0]
+                other = lp.masked_fill(mask_bad, -math.inf).scatter(1, target[:, None], -math.inf)
+                alt_lp, alt = other.max(-1)
+                out.append(TokenScores([tok.decode([t]) for t in target.tolist()], tok_lp.tolist(),
+                                       [tok.decode([t]) for t in alt.tolist()], alt_lp.tolist()))
+    return out
+
+# %% ../nbs/24_evaluation.ipynb #94575639
+def all_correct_feedback(attempt: str # an attempt's text
+                        ) -> str | None:
+    "The all-correct feedback sentence for an attempt (naming its last step); None if it has no steps."
+    last = parse_attempt(attempt).last_label
+    return None if last is None else Feedback.all_correct(last).text
+
+def says_correct(feedback: str) -> bool:
+    "Whether a feedback line parses as the all-correct feedback."
+    fb = parse_feedback(feedback)
+    return isinstance(fb, Feedback) and fb.correct
+
+def doubt(scores: TokenScores # the scores of the all-correct feedback (and its closing newline)
+         ) -> tuple[float, str | None]:
+    "(P(all-correct feedback), the start of the likeliest feedback that leaves it: its text up to a place, then another token)."
+    p = math.exp(sum(scores.logprobs))
+    best, prefix, before = -math.inf, None, 0.0
+    for t in range(len(scores.tokens) - 1): # not the closing newline: leaving there is no other verdict
+        if before + scores.alt_logprobs[t] > best:
+            best, prefix = before + scores.alt_logprobs[t], "".join(scores.tokens[:t]) + scores.alts[t]
+        before += scores.logprobs[t]
+    return p, prefix
+
+# %% ../nbs/24_evaluation.ipynb #4ce8ab05
+def revise_doubted(student,                 # the model that wrote `records`
+                   task,                    # the Task
+                   examples: list[Example], # the questions of `records`, in the same order
+                   records: list[EvalRecord], # from `self_improve`
+                   trigger: float,          # revise where P(all-correct feedback) is below this; 1.0 doubts every such verdict
+                   max_updates: int = 1,    # the most updated answers per question
+                   max_new_tokens: int = 512, # per attempt
+                   batch_size: int = 32,    # sequences per batch
+                   progress: bool = True    # show progress bars
+                  ) -> list[EvalRecord]:
+    "New records in which every all-correct verdict on a first attempt is scored, and those below `trigger` doubted and revised."
+    if len(examples) != len(records): raise ValueError(f"{len(examples)} examples for {len(records)} records")
+    attempts, feedbacks = [list(r.attempts) for r in records], [list(r.feedbacks) for r in records]
+    p_correct, triggered = [r.p_correct for r in records], [r.triggered for r in records]
+    todo = [k for k, r in enumerate(records) if len(r.attempts) == 1 and r.feedbacks and says_correct(r.feedbacks[0])
+            and not r.triggered and all_correct_feedback(r.attempts[0])]
+    prompts = [_context(examples[k], attempts[k][:1], []) + "\n" + FEEDBACK_PREFIX.strip() for k in todo]
+    scores = continuation_logprobs(student, prompts, [" " + all_correct_feedback(attempts[k][0]) + "\n" for k in todo], batch_size)
+    doubted = []
+    for k, prompt, sc in zip(todo, prompts, scores):
+        p_correct[k], prefix = doubt(sc)
+        if p_correct[k] < trigger and prefix: doubted.append((k, prompt, prefix))
+    if doubted: # the model finishes the doubting feedback line itself (not stripped: the prefix may end inside a word)
+        gens = student.generate([prompt + prefix for _, prompt, prefix in doubted], max_new_tokens=min(160, max_new_tokens),
+                                stop="\n", temperature=0.0, batch_size=batch_size, progress="doubted feedback" if progress else False)
+        for (k, _, prefix), g in zip(doubted, gens):
+            feedbacks[k] = [(prefix + g.text).strip()]; triggered[k] = True
+    _update_loop(_greedy(student, batch_size, progress), examples, attempts, feedbacks, [k for k, _, _ in doubted],
+                 max_updates, max_new_tokens)
+    return [EvalRecord(**{**r.to_dict(), "attempts": attempts[k], "feedbacks": feedbacks[k], "p_correct": p_correct[k],
+                          "triggered": triggered[k], "final_correct": task.is_correct(e, attempts[k][-1])})
+            for k, (r, e) in enumerate(zip(records, examples))]
+
+def choose_trigger(records: list[EvalRecord] # validation records from `revise_doubted(..., trigger=1.0)`
+                  ) -> dict:
+    "The threshold with the best validation accuracy had only verdicts below it been doubted (the smallest on ties)."
+    base = [r.final_correct if not r.triggered else r.first_correct for r in records]
+    doubted = sorted((r.p_correct, k) for k, r in enumerate(records) if r.triggered)
+    best = {"threshold": 0.0, "val_correct": sum(base), "revised": 0}
+    correct = sum(base)
+    for n, (p, k) in enumerate(doubted, 1):   # thresholds just above each doubted p, in increasing order
+        correct += records[k].final_correct - base[k]
+        if correct > best["val_correct"]: best = {"threshold": math.nextafter(p, math.inf), "val_correct": correct, "revised": n}
+    return {**best, "val_n": len(records), "val_without": sum(base), "val_doubted": len(doubted),
+            "val_fixed": sum(records[k].final_correct and not records[k].first_correct for _, k in doubted),
+            "val_broken": sum(records[k].first_correct and not records[k].final_correct for _, k in doubted)}
 
 # %% ../nbs/24_evaluation.ipynb #8fb86025
 def save_records(records: list[EvalRecord], path: str | Path) -> Path:

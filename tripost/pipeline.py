@@ -23,7 +23,8 @@ log = logging.getLogger("tripost")
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'Config', 'ConfigError', 'check_config', 'make_config', 'config_to_yaml',
            'config_from_yaml', 'write_json_atomic', 'derive_seed', 'Run', 'make_data', 'base_model', 'load_model',
-           'make_teacher', 'train_stage', 'eval_stage', 'window', 'run_task', 'run_baselines', 'run_tripost']
+           'make_teacher', 'train_stage', 'eval_stage', 'trigger_stage', 'window', 'run_task', 'run_baselines',
+           'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -73,6 +74,7 @@ class Config:
     max_new_tokens: int = 512        # per attempt
     gen_batch_size: int = 32         # sequences per generation batch
     eval_max_updates: int = 1        # the most updated answers at evaluation
+    trigger: bool = True             # also evaluate each TriPosT model with the revision trigger (threshold chosen on validation)
 
 PRESETS = {
     "tiny": dict(name="tiny", student="tiny", dtype="fp32", n_train=8, n_val=2, n_test=2, window=8, iterations=2, epochs=1,
@@ -274,7 +276,9 @@ def train_stage(run: Run, init: str | Path, # the model to start from
     return out
 
 # %% ../nbs/31_pipeline.ipynb #439a50e6
-def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], folder: Path) -> dict:
+def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], folder: Path,
+               name: str | None = None # the stage's name in logs; the folder's name by default
+              ) -> dict:
     "Evaluate a model with inference-time self-improvement; write records and metrics; return the metrics."
     from tripost.evaluation import accuracy_table, load_records, save_records, self_improve
     recs_path, metrics_path = folder / "eval.jsonl", folder / "metrics.json"
@@ -284,8 +288,35 @@ def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], fold
                             split=task.split(run.cfg.split), batch_size=run.cfg.gen_batch_size, progress=run.progress)
         save_records(recs, recs_path)
         write_json_atomic(metrics_path, accuracy_table(recs)[task.name])
-    run.stage(f"{task.name}/{folder.name}/eval", metrics_path, evaluate)
+    run.stage(f"{task.name}/{name or folder.name}/eval", metrics_path, evaluate)
     return json.loads(metrics_path.read_text())
+
+def trigger_stage(run: Run, task, model_path: str | Path,
+                  plain: Path,              # the folder of the model's plain evaluation (`eval_stage`)
+                  val: list[Example],       # validation questions: the threshold is chosen on them
+                  test: list[Example],      # the test questions of `plain`
+                  folder: Path,             # where the trigger's records and metrics go
+                  name: str = "trigger"     # the model's name in logs and timings, e.g. "trigger-1"
+                 ) -> dict:
+    "Choose the revision trigger's threshold on validation, then apply it to the plain test records; return the metrics."
+    from tripost.evaluation import accuracy_table, choose_trigger, load_records, revise_doubted, save_records, self_improve
+    cfg, name = run.cfg, f"{task.name}/{name}"
+    kw = dict(max_updates=cfg.eval_max_updates, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, progress=run.progress)
+    def choose():
+        student = load_model(run, model_path)
+        recs = self_improve(student, task, val, split=task.split(cfg.split), **kw)
+        recs = revise_doubted(student, task, val, recs, trigger=1.0, **kw)  # doubt every all-correct verdict once
+        save_records(recs, folder / "val.jsonl")
+        write_json_atomic(folder / "choice.json", choose_trigger(recs))
+    run.stage(f"{name}/choose", folder / "choice.json", choose)
+    choice = json.loads((folder / "choice.json").read_text())
+    def evaluate():
+        recs = revise_doubted(load_model(run, model_path), task, test, load_records(plain / "eval.jsonl"), trigger=choice["threshold"], **kw)
+        save_records(recs, folder / "eval.jsonl")
+        write_json_atomic(folder / "metrics.json", {**accuracy_table(recs)[task.name], "threshold": choice["threshold"],
+                                                    "triggered": sum(r.triggered for r in recs), "choice": choice})
+    run.stage(f"{name}/eval", folder / "metrics.json", evaluate)
+    return json.loads((folder / "metrics.json").read_text())
 
 # %% ../nbs/31_pipeline.ipynb #1a7eae05
 from .baselines import gold_control_records, lmsi_records, rationale_records, si_demo_records
@@ -312,7 +343,7 @@ def run_task(run: Run, task_name: str,
             for k, v in d.items(): write_jsonl(tmp / f"{k}.jsonl", v)
         write_dir_atomic(ddir, fill)
     run.stage(f"{task.name}/data", ddir, write_data)
-    train_q, test_q = read_examples(ddir / "train.jsonl"), read_examples(ddir / "test.jsonl")
+    train_q, val_q, test_q = (read_examples(ddir / f"{k}.jsonl") for k in ("train", "val", "test"))
     results = {}
     # ft rationale
     fdir = tdir / "ft_rationale"
@@ -357,6 +388,7 @@ def run_task(run: Run, task_name: str,
                 shutil.copy2(p, tmp / p.name) for p in Path(prev).iterdir() if p.is_file()]))
         prev = idir / "model"
         results[f"iter-{t}"] = {**eval_stage(run, task, prev, test_q, idir), "data": card}
+        if cfg.trigger: results[f"trigger-{t}"] = trigger_stage(run, task, prev, idir, val_q, test_q, idir / "trigger", f"trigger-{t}")
     results.update(run_baselines(run, task, parts, train_q, test_q, base, fdir / "model", budgets))
     return results
 

@@ -51,12 +51,12 @@ def run_study(cfgs: list[Config],             # from `study_configs`
 
 # %% ../nbs/33_reproduce.ipynb #588eaa44
 def model_order(names) -> list[str]:
-    "Model names in the table's order: ft rationale, ft SI demo, LMSI, TriPosT t = 1..T, gold control t = 1..T."
+    "Model names in the table's order: ft rationale, ft SI demo, LMSI, TriPosT t = 1..T, with the trigger, gold control t = 1..T."
     names = set(names)
     fixed = [n for n in ("ft_rationale", "ft_si_demo", "lmsi") if n in names]
     def iters(prefix): return sorted((n for n in names if n.startswith(prefix) and n[len(prefix):].isdigit()),
                                      key=lambda n: int(n[len(prefix):]))
-    return fixed + iters("iter-") + iters("gold_control-")
+    return fixed + iters("iter-") + iters("trigger-") + iters("gold_control-")
 
 def method_label(name: str) -> str:
     "The paper's name of a model of the run."
@@ -64,6 +64,7 @@ def method_label(name: str) -> str:
     if name in labels: return labels[name]
     if name.startswith("iter-"): return f"TriPosT (t={name[5:]})"
     if name.startswith("gold_control-"): return f"gold control (t={name[13:]})"
+    if name.startswith("trigger-"): return f"TriPosT (t={name[8:]}) + trigger"
     return name
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -197,6 +198,13 @@ def verdict(results: dict) -> list[str]:
         if not math.isnan(rev):
             lines.append(f"At inference it revised {_pct(rev)}% of its answers; the revisions' net effect (fixed − broken) "
                          f"was {net:+g} questions.")
+        trig = f"trigger-{last[5:]}"
+        if _values(results, t, trig, "total"):
+            tau = mean_sd(_values(results, t, trig, "threshold"))[0]
+            lines.append(f"With the revision trigger (threshold chosen on validation, {tau:.3g} on average) it revised "
+                         f"{_pct(mean_sd(_values(results, t, trig, 'frequency'))[0])}% with a net effect of "
+                         f"{mean_sd(_values(results, t, trig, 'net'))[0]:+g} questions: "
+                         f"{_pct(*mean_sd(_values(results, t, trig, 'total')))}% in total.")
         out.append(f"**{t.replace('_', ' ')}.** " + " ".join(l for l in lines if l))
     return out
 
@@ -209,7 +217,8 @@ def plot_iterations(results: dict, path: str | Path) -> Path:
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, t in zip(axes[0], tasks):
         for prefix, key, style, label in (("iter-", "total", "-o", "TriPosT total"), ("iter-", "seen", ":^", "TriPosT seen"),
-                                          ("iter-", "unseen", ":v", "TriPosT unseen"), ("gold_control-", "total", "--s", "gold control total")):
+                                          ("iter-", "unseen", ":v", "TriPosT unseen"), ("trigger-", "total", "-.d", "TriPosT + trigger total"),
+                                          ("gold_control-", "total", "--s", "gold control total")):
             ms = ["ft_rationale"] + [m for m in models if m.startswith(prefix)]
             xs = [0] + [int(m[len(prefix):]) for m in ms[1:]]
             stats = [mean_sd(_values(results, t, m, key)) for m in ms]
@@ -291,7 +300,9 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "*revised*: the share of test questions where the model's own feedback found a mistake and it wrote an updated "
            "answer. *fixed* / *broken*: questions whose first attempt was wrong and became right / was right and became wrong "
            "(mean over seeds). *net* = fixed − broken. *contribution*: the share of correct final answers that a revision made "
-           "correct. *harm*: the share of questions a revision broke.", "", si_table_markdown(st), "",
+           "correct. *harm*: the share of questions a revision broke. *TriPosT (t) + trigger*: the same model, made to doubt "
+           "its all-correct verdicts whose probability under the model is below a threshold chosen on the validation "
+           "questions (tripost.evaluation.revise_doubted).", "", si_table_markdown(st), "",
            "## What the expert did with the student's attempts", "",
            "Per TriPosT iteration (mean over seeds): sampled training attempts that were already correct, those the expert "
            "fixed, those dropped (and why), the training examples kept after rebalancing, and how often the student's own "
