@@ -42,6 +42,7 @@ class TrainConfig:
     weight_decay: float = 0.0      # AdamW weight decay
     max_grad_norm: float = 1.0     # gradient clipping
     precision: str = "auto"        # "auto", "fp32", "bf16-autocast" or "bf16-master" (bf16 weights, fp32 master copy)
+    stochastic_rounding: bool = True # bf16-master: round the master copy into the bf16 weights at random (unbiased)
     group_by_length: bool = True   # batch examples of similar length together (little padding)
     pad_to_multiple_of: int = 8    # pad each batch to a multiple of this many tokens
     lora: bool = False             # train a LoRA adapter instead of all weights
@@ -222,12 +223,18 @@ def chunked_lm_loss(hidden: torch.Tensor,      # (batch, length, d) the decoder'
 
 
 # %% ../nbs/23_training.ipynb #a2325682
-def stochastic_round_bf16(x: torch.Tensor # fp32 values
+def _round_bits(x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    "fp32 `x` with 16-bit `noise` added to its bits and the low 16 bits cleared: a bf16 number, still as fp32."
+    out = torch.add(x.contiguous().view(torch.int32), noise.reshape(x.shape))
+    return out.bitwise_and_(-65536).view(torch.float32)
+
+def stochastic_round_bf16(x: torch.Tensor, # fp32 values
+                          noise: torch.Tensor | None = None # random integers in [0, 2**16) of x's size; fresh ones by default
                          ) -> torch.Tensor:
     "`x` rounded to bf16 up or down at random, in proportion to the distance: unbiased, so small updates survive on average."
-    bits = x.float().contiguous().view(torch.int32)
-    noise = torch.randint(0, 1 << 16, x.shape, dtype=torch.int32, device=x.device)
-    return ((bits + noise) & -65536).view(torch.float32).to(torch.bfloat16) # the dropped 16 bits are zero: the cast is exact
+    x = x.float()
+    if noise is None: noise = torch.randint(0, 1 << 16, x.shape, dtype=torch.int32, device=x.device)
+    return _round_bits(x, noise).to(torch.bfloat16) # the dropped 16 bits are zero: the cast is exact
 
 class MasterWeightAdamW(torch.optim.AdamW):
     "AdamW that updates fp32 master copies of low-precision parameters and writes them back (stochastically) rounded."
@@ -236,10 +243,21 @@ class MasterWeightAdamW(torch.optim.AdamW):
         self.model_params = [p for p in params if p.requires_grad]
         self.masters = [p.detach().float().clone().requires_grad_(True) for p in self.model_params]
         self.stochastic_rounding = stochastic_rounding
+        # on a CPU, drawing fresh random bits costs more than the rounding itself: draw one pool, read it at random offsets
+        cpu_sizes = [p.numel() for p in self.model_params if p.device.type == "cpu" and p.dtype == torch.bfloat16]
+        self._pool = (torch.randint(0, 1 << 16, (max(1 << 20, 2 * max(cpu_sizes)),), dtype=torch.int32)
+                      if stochastic_rounding and cpu_sizes else None)
         super().__init__(self.masters, **kwargs)
 
+    def _noise(self, m: torch.Tensor) -> torch.Tensor:
+        "16-bit random integers for one master tensor: fresh on a GPU, a window of the pool at a random offset on a CPU."
+        if self._pool is None or m.device.type != "cpu": return torch.randint(0, 1 << 16, m.shape, dtype=torch.int32, device=m.device)
+        start = int(torch.randint(0, self._pool.numel() - m.numel() + 1, (1,)))
+        return self._pool[start:start + m.numel()]
+
     def _copy_in(self, p, m):
-        p.copy_(stochastic_round_bf16(m) if self.stochastic_rounding and p.dtype == torch.bfloat16 else m)
+        if self.stochastic_rounding and p.dtype == torch.bfloat16: p.copy_(_round_bits(m, self._noise(m)))
+        else: p.copy_(m)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -384,7 +402,8 @@ def train(model,                          # a causal LM (continues from its curr
     args = _training_args(config, work_dir, precision)
     optimizers = (None, None)
     if precision == "bf16-master":
-        optimizers = (MasterWeightAdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay), None)
+        optimizers = (MasterWeightAdamW(model.parameters(), stochastic_rounding=config.stochastic_rounding,
+                                        lr=config.learning_rate, weight_decay=config.weight_decay), None)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
                               data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
