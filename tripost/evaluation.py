@@ -5,6 +5,7 @@
 # %% ../nbs/24_evaluation.ipynb #b2c71de1
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -74,6 +75,14 @@ def _context(ex: Example, attempts: list[str], feedbacks: list[str]) -> str:
     "The text so far (question, attempts, feedback) exactly as training texts render it, ready for what comes next."
     return Trajectory(ex.question, attempts, feedbacks).render()
 
+def _feedback_prompt(ex: Example, attempts: list[str], feedbacks: list[str]) -> str:
+    "The text so far, then `Feedback:`: the model writes its feedback on the last attempt."
+    return _context(ex, attempts, feedbacks) + "\n" + FEEDBACK_PREFIX.strip()
+
+def _update_prompt(ex: Example, attempts: list[str], feedbacks: list[str]) -> str:
+    "The text so far, then the `Updated Answer:` line: the model writes its updated answer."
+    return _context(ex, attempts, feedbacks) + "\n" + UPDATE_START + "\n"
+
 def wants_update(feedback: str) -> bool:
     "Whether the model's own feedback names a wrong step (and so asks for an updated answer)."
     fb = parse_feedback(feedback)
@@ -84,9 +93,9 @@ def _update_loop(gen, examples, attempts, feedbacks, open_: list[int], max_updat
     for round_ in range(1, max_updates + 1):
         open_ = [i for i in open_ if wants_update(feedbacks[i][-1]) and len(attempts[i]) <= max_updates]
         if not open_: break
-        ctx = [_context(examples[i], attempts[i], feedbacks[i]) + "\n" + UPDATE_START + "\n" for i in open_]
+        ctx = [_update_prompt(examples[i], attempts[i], feedbacks[i]) for i in open_]
         for i, a in zip(open_, gen(ctx, ATTEMPT_STOPS, max_new_tokens, f"updates {round_}")): attempts[i].append(a)
-        ctx = [_context(examples[i], attempts[i], feedbacks[i]) + "\n" + FEEDBACK_PREFIX.strip() for i in open_]
+        ctx = [_feedback_prompt(examples[i], attempts[i], feedbacks[i]) for i in open_]
         for i, fb in zip(open_, gen(ctx, "\n", min(160, max_new_tokens), f"feedback {round_ + 1}")): feedbacks[i].append(fb)
 
 def _greedy(student, batch_size: int, progress: bool):
@@ -110,7 +119,7 @@ def self_improve(student,                  # a `tripost.student` backend
     gen = _greedy(student, batch_size, progress)
     first = gen([question_prompt(e.question) for e in examples], ATTEMPT_STOPS, max_new_tokens, "attempts")
     for a, t in zip(attempts, first): a.append(t)
-    ctx = [_context(e, attempts[i], feedbacks[i]) + "\n" + FEEDBACK_PREFIX.strip() for i, e in enumerate(examples)]
+    ctx = [_feedback_prompt(e, attempts[i], feedbacks[i]) for i, e in enumerate(examples)]
     for i, fb in enumerate(gen(ctx, "\n", min(160, max_new_tokens), "feedback 1")): feedbacks[i].append(fb)
     _update_loop(gen, examples, attempts, feedbacks, list(range(len(examples))), max_updates, max_new_tokens)
     return [EvalRecord(task.name, e.subtask, split.get(e.subtask, "unseen"), e.question, e.answer, attempts[k], feedbacks[k],
@@ -126,14 +135,18 @@ class TokenScores:
     alts: list[str]            # the likeliest other token at each place (no special or newline tokens)
     alt_logprobs: list[float]  # its log-probability
 
+@functools.lru_cache(maxsize=4)
 def _alt_mask(tokenizer, vocab: int):
-    "True for tokens that may not stand in as the 'other' token: special tokens and tokens containing a newline."
+    "True for tokens that may not stand in as the 'other' token: special tokens and tokens containing a newline (once per tokenizer)."
     import torch
     bad = torch.zeros(vocab, dtype=torch.bool)
-    for i in range(min(vocab, len(tokenizer))):
-        if "\n" in tokenizer.decode([i]): bad[i] = True
+    bad[[i for i in range(min(vocab, len(tokenizer))) if "\n" in tokenizer.decode([i])]] = True
     bad[[i for i in tokenizer.all_special_ids if i < vocab]] = True
     return bad
+
+def _common_prefix(a: list, b: list) -> int:
+    "How many leading items `a` and `b` share."
+    return next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 def continuation_logprobs(student,                # a transformers `Student` (or any object with this method)
                           prompts: list[str],     # the texts before
@@ -153,23 +166,17 @@ def continuation_logprobs(student,                # a transformers `Student` (or
     with torch.inference_mode():
         for b in range(0, len(prompts), batch_size):
             ps, cs = prompts[b:b + batch_size], continuations[b:b + batch_size]
-            p_ids = tok(list(ps), add_special_tokens=True)["input_ids"]
-            f_ids = tok([p + c for p, c in zip(ps, cs)], add_special_tokens=True)["input_ids"]
-            starts = []
-            for p, f in zip(p_ids, f_ids):   # where the continuation's tokens begin (the prompt's own tokens, as a rule)
-                k = 0
-                while k < min(len(p), len(f)) and p[k] == f[k]: k += 1
-                starts.append(max(k, 1))
-            width = max(map(len, f_ids))
-            ids = torch.full((len(f_ids), width), tok.pad_token_id, dtype=torch.long)
+            f_ids = student.encode([p + c for p, c in zip(ps, cs)])
+            # the continuation starts where the prompt's own tokens stop (at least one token in, to have a position before it)
+            starts = [max(_common_prefix(p, f), 1) for p, f in zip(student.encode(ps), f_ids)]
+            ids = torch.full((len(f_ids), max(map(len, f_ids))), tok.pad_token_id, dtype=torch.long)
             att = torch.zeros_like(ids)
             for r, f in enumerate(f_ids): ids[r, :len(f)] = torch.tensor(f); att[r, :len(f)] = 1
             ids, att = ids.to(student.device), att.to(student.device)
-            hidden = (body(input_ids=ids, attention_mask=att).last_hidden_state if body is not None
-                      else None)
+            if body is not None: hidden = body(input_ids=ids, attention_mask=att).last_hidden_state # the head runs below, where needed
+            else: full = model(input_ids=ids, attention_mask=att).logits
             for r, (f, s) in enumerate(zip(f_ids, starts)):
-                if hidden is not None: logits = head(hidden[r, s - 1:len(f) - 1]).float()
-                else: logits = model(input_ids=ids[r:r + 1, :len(f)]).logits[0, s - 1:len(f) - 1].float()
+                logits = (head(hidden[r, s - 1:len(f) - 1]) if body is not None else full[r, s - 1:len(f) - 1]).float()
                 lp = torch.log_softmax(logits, -1)
                 target = ids[r, s:len(f)]
                 tok_lp = lp.gather(1, target[:, None])[:, 0]
@@ -217,10 +224,11 @@ def revise_doubted(student,                 # the model that wrote `records`
     if len(examples) != len(records): raise ValueError(f"{len(examples)} examples for {len(records)} records")
     attempts, feedbacks = [list(r.attempts) for r in records], [list(r.feedbacks) for r in records]
     p_correct, triggered = [r.p_correct for r in records], [r.triggered for r in records]
-    todo = [k for k, r in enumerate(records) if len(r.attempts) == 1 and r.feedbacks and says_correct(r.feedbacks[0])
-            and not r.triggered and all_correct_feedback(r.attempts[0])]
-    prompts = [_context(examples[k], attempts[k][:1], []) + "\n" + FEEDBACK_PREFIX.strip() for k in todo]
-    scores = continuation_logprobs(student, prompts, [" " + all_correct_feedback(attempts[k][0]) + "\n" for k in todo], batch_size)
+    verdicts = {k: all_correct_feedback(r.attempts[0]) for k, r in enumerate(records)
+                if len(r.attempts) == 1 and r.feedbacks and says_correct(r.feedbacks[0]) and not r.triggered}
+    todo = [k for k, v in verdicts.items() if v]
+    prompts = [_feedback_prompt(examples[k], attempts[k][:1], []) for k in todo]
+    scores = continuation_logprobs(student, prompts, [f" {verdicts[k]}\n" for k in todo], batch_size)
     doubted = []
     for k, prompt, sc in zip(todo, prompts, scores):
         p_correct[k], prefix = doubt(sc)

@@ -302,8 +302,12 @@ def trigger_stage(run: Run, task, model_path: str | Path,
     from tripost.evaluation import accuracy_table, choose_trigger, load_records, revise_doubted, save_records, self_improve
     cfg, name = run.cfg, f"{task.name}/{name}"
     kw = dict(max_updates=cfg.eval_max_updates, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, progress=run.progress)
+    loaded = []
+    def model(): # loaded once, by whichever of the two stages runs first
+        if not loaded: loaded.append(load_model(run, model_path))
+        return loaded[0]
     def choose():
-        student = load_model(run, model_path)
+        student = model()
         recs = self_improve(student, task, val, split=task.split(cfg.split), **kw)
         recs = revise_doubted(student, task, val, recs, trigger=1.0, **kw)  # doubt every all-correct verdict once
         save_records(recs, folder / "val.jsonl")
@@ -311,7 +315,7 @@ def trigger_stage(run: Run, task, model_path: str | Path,
     run.stage(f"{name}/choose", folder / "choice.json", choose)
     choice = json.loads((folder / "choice.json").read_text())
     def evaluate():
-        recs = revise_doubted(load_model(run, model_path), task, test, load_records(plain / "eval.jsonl"), trigger=choice["threshold"], **kw)
+        recs = revise_doubted(model(), task, test, load_records(plain / "eval.jsonl"), trigger=choice["threshold"], **kw)
         save_records(recs, folder / "eval.jsonl")
         write_json_atomic(folder / "metrics.json", {**accuracy_table(recs)[task.name], "threshold": choice["threshold"],
                                                     "triggered": sum(r.triggered for r in recs), "choice": choice})

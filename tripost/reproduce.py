@@ -200,10 +200,9 @@ def verdict(results: dict) -> list[str]:
                          f"was {net:+g} questions.")
         trig = f"trigger-{last[5:]}"
         if _values(results, t, trig, "total"):
-            tau = mean_sd(_values(results, t, trig, "threshold"))[0]
-            lines.append(f"With the revision trigger (threshold chosen on validation, {tau:.3g} on average) it revised "
-                         f"{_pct(mean_sd(_values(results, t, trig, 'frequency'))[0])}% with a net effect of "
-                         f"{mean_sd(_values(results, t, trig, 'net'))[0]:+g} questions: "
+            mean = lambda key: mean_sd(_values(results, t, trig, key))[0]
+            lines.append(f"With the revision trigger (threshold chosen on validation, {mean('threshold'):.3g} on average) it "
+                         f"revised {_pct(mean('frequency'))}% with a net effect of {mean('net'):+g} questions: "
                          f"{_pct(*mean_sd(_values(results, t, trig, 'total')))}% in total.")
         out.append(f"**{t.replace('_', ' ')}.** " + " ".join(l for l in lines if l))
     return out
