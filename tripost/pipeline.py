@@ -5,11 +5,15 @@
 # %% ../nbs/31_pipeline.ipynb #da7b9b4f
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import gc
 import json
 import logging
+import os
 import random
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,9 +26,9 @@ log = logging.getLogger("tripost")
 
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'Config', 'ConfigError', 'check_config', 'make_config', 'config_to_yaml',
-           'config_from_yaml', 'write_json_atomic', 'derive_seed', 'Run', 'make_data', 'base_model', 'load_model',
-           'make_teacher', 'train_stage', 'eval_stage', 'trigger_stage', 'window', 'run_task', 'run_baselines',
-           'run_tripost']
+           'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb', 'Run', 'make_data',
+           'base_model', 'load_model', 'make_teacher', 'train_stage', 'eval_stage', 'trigger_stage', 'window',
+           'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -176,6 +180,21 @@ def derive_seed(seed: int, *parts) -> int:
     return random.Random("/".join(map(str, (seed, *parts)))).getrandbits(31)
 
 # %% ../nbs/31_pipeline.ipynb #b4ab61c0
+def release_memory():
+    "Hand freed memory back to the system: Python's garbage, CUDA's cached blocks, glibc's free heap pages."
+    gc.collect()
+    import torch
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
+    if sys.platform.startswith("linux"):
+        try: ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError): pass # a C library without malloc_trim (e.g. musl)
+
+def resident_gb() -> float | None:
+    "This process's resident memory in GB (None where /proc is not there)."
+    try: return round(int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
+    except (OSError, ValueError, IndexError): return None
+
+#| export
 class Run:
     "A TriPosT run folder: the config, the stages, and their artifacts."
     def __init__(self, cfg: Config,         # the run's config (checked before anything is done)
@@ -209,11 +228,13 @@ class Run:
             return artifact
         log.info("run %s", name)
         t0 = time.time()
-        fn()
+        try: fn()
+        finally: release_memory()
         if not artifact.exists(): raise RuntimeError(f"stage {name} did not write {artifact}")
         secs = time.time() - t0
         self.stats["ran"].append(name)
-        with open(self.dir / "timings.jsonl", "a") as f: f.write(json.dumps({"stage": name, "seconds": round(secs, 2)}) + "\n")
+        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb()}
+        with open(self.dir / "timings.jsonl", "a") as f: f.write(json.dumps(line) + "\n")
         return artifact
 
 # %% ../nbs/31_pipeline.ipynb #d06229bf
