@@ -29,10 +29,12 @@ def test_resume_after_kill_9_in_iteration_2(tmp_path):
     run_dir = tmp_path / "stopped"
     proc = subprocess.Popen(RUN + ["--root", str(tmp_path), "--name", "stopped"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    marker = run_dir / "multistep_arithmetic" / "iter-2" / "rollouts.jsonl"
+    def in_iteration_2(): # iteration 2's rollouts are written and timed (the stage is over)
+        t = run_dir / "timings.jsonl"
+        return t.exists() and "multistep_arithmetic/iter-2/rollouts" in t.read_text()
     deadline = time.time() + 500
-    while not marker.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
-    assert marker.exists() and proc.poll() is None, "the run should be in iteration 2 when it is killed"
+    while not in_iteration_2() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
+    assert in_iteration_2() and proc.poll() is None, "the run should be in iteration 2 when it is killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (run_dir / "results.json").exists()
