@@ -194,7 +194,6 @@ def resident_gb() -> float | None:
     try: return round(int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
     except (OSError, ValueError, IndexError): return None
 
-#| export
 class Run:
     "A TriPosT run folder: the config, the stages, and their artifacts."
     def __init__(self, cfg: Config,         # the run's config (checked before anything is done)
