@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import gc
 import json
 import logging
@@ -322,10 +323,7 @@ def trigger_stage(run: Run, task, model_path: str | Path,
     from tripost.evaluation import accuracy_table, choose_trigger, load_records, revise_doubted, save_records, self_improve
     cfg, name = run.cfg, f"{task.name}/{name}"
     kw = dict(max_updates=cfg.eval_max_updates, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, progress=run.progress)
-    loaded = []
-    def model(): # loaded once, by whichever of the two stages runs first
-        if not loaded: loaded.append(load_model(run, model_path))
-        return loaded[0]
+    model = functools.cache(lambda: load_model(run, model_path)) # loaded once, by whichever of the two stages runs first
     def choose():
         student = model()
         recs = self_improve(student, task, val, split=task.split(cfg.split), **kw)

@@ -209,6 +209,10 @@ def verdict(results: dict) -> list[str]:
     return out
 
 # %% ../nbs/33_reproduce.ipynb #7c92048a
+def _val_correct(models: dict, it: str) -> int | None:
+    "Correct plain validation answers of iteration `it` (`iter-t`), from its trigger stage; None if none were recorded."
+    return models.get(f"trigger-{it[5:]}", {}).get("choice", {}).get("val_without")
+
 def best_iterations(results: dict) -> dict:
     "{seed: {task: the TriPosT iteration with the most correct validation answers}} (the last where none were recorded)."
     out = {}
@@ -217,7 +221,7 @@ def best_iterations(results: dict) -> dict:
         for task, models in tasks.items():
             iters = sorted((m for m in models if m.startswith("iter-")), key=lambda m: int(m[5:]))
             if not iters: continue
-            val = {m: models.get(f"trigger-{m[5:]}", {}).get("choice", {}).get("val_without") for m in iters}
+            val = {m: _val_correct(models, m) for m in iters}
             known = [m for m in iters if val[m] is not None]
             out[seed][task] = max(known, key=lambda m: (val[m], -int(m[5:]))) if known else iters[-1]
     return out
@@ -229,7 +233,7 @@ def target_sentence(results: dict) -> str:
     for t in tasks:
         picked = [(s, best[s][t]) for s in results if t in best.get(s, {}) and "ft_rationale" in results[s][t]]
         if not picked: continue
-        on_val &= all(f"trigger-{m[5:]}" in results[s][t] for s, m in picked)
+        on_val &= all(_val_correct(results[s][t], m) is not None for s, m in picked)
         tri, (ft, _) = mean_sd([results[s][t][m]["total"] for s, m in picked]), mean_sd(_values(results, t, "ft_rationale", "total"))
         if tri[0] > ft: wins.append(t)
         its = ", ".join(m[5:] for _, m in picked)
