@@ -16,11 +16,11 @@ from .pipeline import Config, check_config, make_config, run_tripost
 from .tasks.core import TASKS
 
 # %% auto #0
-__all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'REPORT_FILES', 'study_configs', 'run_study', 'model_order', 'method_label',
-           'mean_sd', 'main_table', 'si_table', 'edit_table', 'markdown_table', 'main_table_markdown',
+__all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'REPORT_FILES', 'study_configs', 'run_study', 'model_order',
+           'method_label', 'mean_sd', 'main_table', 'si_table', 'edit_table', 'markdown_table', 'main_table_markdown',
            'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'best_iterations', 'target_sentence',
-           'plot_iterations', 'plot_edits', 'timing_table', 'write_report', 'ReproduceError', 'study_dir',
-           'study_notebooks', 'reproduce']
+           'auroc', 'confidence_table', 'confidence_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
+           'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -244,6 +244,57 @@ def target_sentence(results: dict) -> str:
     return (f"**Target ({met}).** TriPosT's best iteration ({how}) beats ft rationale in total accuracy on "
             f"{len(wins)} of {len(parts)} tasks (the target is at least 3 of 4): " + "; ".join(parts) + ".")
 
+# %% ../nbs/33_reproduce.ipynb #bb6a7f4c
+def auroc(right: list[float], # scores of the positive cases (right attempts)
+          wrong: list[float]  # scores of the negative cases (wrong attempts)
+         ) -> float:
+    "P(a random right case scores above a random wrong one), ties counting half (Mann-Whitney); nan if a side is empty."
+    if not right or not wrong: return float("nan")
+    wins = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return wins / (len(right) * len(wrong))
+
+CONFIDENCE_KEYS = ("val", "right", "called_correct_right", "called_correct_wrong", "p_right", "p_wrong", "auroc",
+                   "threshold", "revised", "fixed", "broken")
+
+def _confidence(records: list, threshold: float) -> dict:
+    "The confidence row of one validation record set (from `revise_doubted(..., trigger=1.0)`) at one threshold."
+    from tripost.evaluation import says_correct
+    said = [r.triggered or r.p_correct is not None or bool(r.feedbacks) and says_correct(r.feedbacks[0]) for r in records]
+    right = [k for k, r in enumerate(records) if r.first_correct]
+    wrong = [k for k, r in enumerate(records) if not r.first_correct]
+    scored = lambda ks: [records[k].p_correct for k in ks if records[k].p_correct is not None]
+    frac = lambda ks: sum(said[k] for k in ks) / len(ks) if ks else float("nan")
+    med = lambda xs: statistics.median(xs) if xs else float("nan")
+    used = [r for r in records if r.triggered and r.p_correct < threshold]
+    return {"val": len(records), "right": len(right), "called_correct_right": frac(right), "called_correct_wrong": frac(wrong),
+            "p_right": med(scored(right)), "p_wrong": med(scored(wrong)), "auroc": auroc(scored(right), scored(wrong)),
+            "threshold": threshold, "revised": len(used),
+            "fixed": sum(r.final_correct and not r.first_correct for r in used),
+            "broken": sum(r.first_correct and not r.final_correct for r in used)}
+
+def confidence_table(cfgs: list[Config]) -> list[dict]:
+    "Per task and TriPosT iteration, mean over the runs: the student's confidence in its own first attempts on validation."
+    from tripost.evaluation import load_records
+    acc = {}
+    for cfg in cfgs:
+        for task in cfg.tasks:
+            for t in range(1, cfg.iterations + 1):
+                folder = Path(cfg.root) / cfg.name / task / f"iter-{t}" / "trigger"
+                if not (folder / "val.jsonl").exists() or not (folder / "choice.json").exists(): continue
+                threshold = json.loads((folder / "choice.json").read_text())["threshold"]
+                acc.setdefault((task, t), []).append(_confidence(load_records(folder / "val.jsonl"), threshold))
+    return [{"task": task, "t": t, **{k: mean_sd([r[k] for r in rows])[0] for k in CONFIDENCE_KEYS}}
+            for (task, t), rows in acc.items()]
+
+def confidence_table_markdown(rows: list[dict]) -> str:
+    "The confidence table in Markdown (shares in percent, probabilities as they are)."
+    head = ["task", "t", "val", "right", "all-correct on right (%)", "all-correct on wrong (%)", "median p: right", "median p: wrong",
+            "AUROC", "threshold", "revised", "fixed", "broken"]
+    g = lambda x: "-" if math.isnan(x) else f"{x:.2g}"
+    return markdown_table(head, [[r["task"], r["t"], f"{r['val']:g}", f"{r['right']:g}", _pct(r["called_correct_right"]),
+                                  _pct(r["called_correct_wrong"]), g(r["p_right"]), g(r["p_wrong"]), g(r["auroc"]),
+                                  g(r["threshold"]), f"{r['revised']:g}", f"{r['fixed']:g}", f"{r['broken']:g}"] for r in rows])
+
 # %% ../nbs/33_reproduce.ipynb #54b41ff4
 def plot_iterations(results: dict, path: str | Path) -> Path:
     "Accuracy per iteration, one panel per task; saved as PNG."
@@ -304,7 +355,7 @@ def timing_table(cfgs: list[Config]) -> list[dict]:
             acc[key] = acc.get(key, 0.0) + d["seconds"]
     return [{"model": m, "stage": s, "seconds": round(v, 1)} for (m, s), v in sorted(acc.items(), key=lambda kv: -kv[1])]
 
-REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "timings.csv", "accuracy.png", "edits.png")
+REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "accuracy.png", "edits.png")
 
 def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                  reports: str | Path,          # the folder to write into
@@ -313,9 +364,10 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
     "Write results.md, the CSV tables and the PNG figures into `reports`; return the path of results.md."
     reports = Path(reports); reports.mkdir(parents=True, exist_ok=True)
     mt, st, et = main_table(results), si_table(results), edit_table(results)
-    tt = timing_table(cfgs or [])
+    tt, ct = timing_table(cfgs or []), confidence_table(cfgs or [])
     write_csv(mt, reports / "main_table.csv"); write_csv(st, reports / "si_table.csv")
     write_csv(et, reports / "edit_stats.csv"); write_csv(tt, reports / "timings.csv")
+    write_csv(ct, reports / "confidence.csv")
     plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
     md = ["# TriPosT: results", ""]
@@ -344,6 +396,12 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "fixed, those dropped (and why), the training examples kept after rebalancing, and how often the student's own "
            "feedback agreed with the expert's.", "", edit_table_markdown(et) if et else "(no iterations ran)", "",
            "![edit statistics](edits.png)", "",
+           "## Does the student know when it is wrong?", "",
+           "On the validation questions, per TriPosT iteration (mean over seeds): first attempts that were right; how often "
+           "the model's own feedback called a right and a wrong attempt all-correct; the median probability it gives that "
+           "all-correct feedback after right and after wrong attempts; the AUROC of that probability (0.5: it cannot tell "
+           "them apart, 1.0: it always can); the revision trigger's threshold chosen there, and the answers that revising "
+           "below it fixed and broke.", "", confidence_table_markdown(ct) if ct else "(no validation records)", "",
            "## Where the time went", "", markdown_table(["model", "stage", "seconds"], [[r["model"], r["stage"], r["seconds"]] for r in tt[:15]])
            if tt else "(no timings)", ""]
     (reports / "results.md").write_text("\n".join(md))
