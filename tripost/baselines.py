@@ -12,7 +12,8 @@ from .format import question_prompt
 from .tasks.core import Example
 
 # %% auto #0
-__all__ = ['rationale_records', 'si_demo_edits', 'si_demo_records', 'majority_agreeing', 'lmsi_records', 'gold_control_records']
+__all__ = ['rationale_records', 'si_demo_edits', 'si_demo_records', 'si_prompt_shots', 'majority_agreeing', 'lmsi_records',
+           'gold_control_records']
 
 # %% ../nbs/30_baselines.ipynb #466dda96
 def rationale_records(task, # the Task (writes the gold rationales)
@@ -41,6 +42,23 @@ def si_demo_records(task, examples: list[Example], teacher, ratio=(1.5, 1, 1), s
     from tripost.rebalancing import build_training_set
     edits = si_demo_edits(task, examples, teacher, seed)
     return build_training_set(edits, task, ratio=ratio, seed=seed, teacher=type(teacher).__name__)
+
+# %% ../nbs/30_baselines.ipynb #2fe5464d
+def si_prompt_shots(task,                    # the Task (gold rationales, the error generator)
+                    examples: list[Example], # training questions; the first two that work are used
+                    teacher,                 # the expert that writes feedback and repairs
+                    seed: int = 0            # seeds the mistake
+                   ) -> str:
+    "A few-shot prefix of two expert demonstrations: a right attempt judged correct, a wrong one found, repaired and judged correct."
+    from tripost.format import Feedback, Trajectory, parse_attempt
+    if len(examples) < 2: raise ValueError(f"the SI prompt needs 2 training questions, got {len(examples)}")
+    right = examples[0]
+    gold = task.gold_rationale(right)
+    shots = [Trajectory(right.question, [gold], [Feedback.all_correct(parse_attempt(gold).last_label)]).render()]
+    fixed = next((e for e in si_demo_edits(task, examples[1:5], teacher, seed) if e.status == "fixed"), None)
+    if fixed is None: raise ValueError("the expert repaired none of the demonstrations for the SI prompt")
+    shots.append(fixed.trajectory().render())
+    return "\n\n".join(shots) + "\n\n"
 
 # %% ../nbs/30_baselines.ipynb #0ce53d8d
 def majority_agreeing(task, # the Task (parses answers)

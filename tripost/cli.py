@@ -154,10 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(r)
     r.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     r.set_defaults(func=_run)
-    b = sub.add_parser("baseline", help="run baselines (ft rationale always; ft_si_demo, lmsi, gold_control) in a run folder",
+    b = sub.add_parser("baseline", help="run baselines (ft rationale always; ft_si_demo, lmsi, si_prompt, gold_control) in a run folder",
                        description="Run the paper's baselines with the same config and run folder as `tripost run`; "
                                    "finished stages are reused.")
-    b.add_argument("--which", default="all", help="'all' or a comma-separated list of ft_si_demo, lmsi, gold_control")
+    b.add_argument("--which", default="all", help="'all' or a comma-separated list of ft_si_demo, lmsi, si_prompt, gold_control")
     add_run_options(b)
     b.set_defaults(func=_baseline)
     p = sub.add_parser("reproduce", help="run the study notebooks (nbs/study) in order with papermill into reports/",

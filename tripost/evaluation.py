@@ -111,14 +111,18 @@ def self_improve(student,                  # a `tripost.student` backend
                  max_new_tokens: int = 512, # per attempt
                  split: dict[str, str] | None = None, # {subtask: seen|unseen}; the task's paper split by default
                  batch_size: int = 32,     # sequences per batch
-                 progress: bool = True     # show progress bars
+                 progress: bool = True,    # show progress bars
+                 prefix: str = "",         # text put before every prompt, e.g. few-shot demonstrations; none by default
+                 attempts: list[str] | None = None # first attempts already written, one per question: the model only checks and repairs them
                 ) -> list[EvalRecord]:
     "Answer each question greedily, with the model's own feedback and at most `max_updates` updates."
     split = split or {**task.subtasks, **task.cpu_subtasks}
-    attempts = [[] for _ in examples]; feedbacks = [[] for _ in examples]
-    gen = _greedy(student, batch_size, progress)
-    first = gen([question_prompt(e.question) for e in examples], ATTEMPT_STOPS, max_new_tokens, "attempts")
-    for a, t in zip(attempts, first): a.append(t)
+    if attempts is not None and len(attempts) != len(examples):
+        raise ValueError(f"{len(attempts)} first attempts for {len(examples)} questions")
+    greedy = _greedy(student, batch_size, progress)
+    gen = (lambda prompts, *a: greedy([prefix + p for p in prompts], *a)) if prefix else greedy
+    first = attempts if attempts is not None else gen([question_prompt(e.question) for e in examples], ATTEMPT_STOPS, max_new_tokens, "attempts")
+    attempts = [[a] for a in first]; feedbacks = [[] for _ in examples]
     ctx = [_feedback_prompt(e, attempts[i], feedbacks[i]) for i, e in enumerate(examples)]
     for i, fb in enumerate(gen(ctx, "\n", min(160, max_new_tokens), "feedback 1")): feedbacks[i].append(fb)
     _update_loop(gen, examples, attempts, feedbacks, list(range(len(examples))), max_updates, max_new_tokens)

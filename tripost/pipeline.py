@@ -26,10 +26,10 @@ from .tasks.core import TASKS, Example, get_task, read_examples, write_dir_atomi
 log = logging.getLogger("tripost")
 
 # %% auto #0
-__all__ = ['log', 'PRESETS', 'BASELINES', 'Config', 'ConfigError', 'check_config', 'make_config', 'config_to_yaml',
-           'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb', 'Run', 'make_data',
-           'base_model', 'load_model', 'make_teacher', 'train_stage', 'eval_stage', 'trigger_stage', 'window',
-           'run_task', 'run_baselines', 'run_tripost']
+__all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
+           'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
+           'Run', 'make_data', 'base_model', 'load_model', 'make_teacher', 'train_stage', 'eval_stage', 'trigger_stage',
+           'window', 'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -70,7 +70,7 @@ class Config:
     balance: bool = True             # rebalance to `ratio` (False keeps everything)
     max_edit_updates: int = 5        # the most updates the expert writes per trajectory
     # baselines
-    baselines: list = field(default_factory=lambda: ["ft_si_demo", "lmsi", "gold_control"]) # which baselines to run
+    baselines: list = field(default_factory=lambda: ["ft_si_demo", "lmsi", "si_prompt", "gold_control"]) # which baselines to run
     lmsi_samples: int = 4            # LMSI: samples per training question
     lmsi_temperature: float = 0.7    # LMSI: sampling temperature
     lmsi_questions: int = 0          # LMSI: how many training questions it samples on (0: all of them)
@@ -93,7 +93,7 @@ PRESETS = {
 }
 
 # %% ../nbs/31_pipeline.ipynb #d708556a
-BASELINES = ("ft_si_demo", "lmsi", "gold_control")
+BASELINES = ("ft_si_demo", "lmsi", "si_prompt", "gold_control")
 
 class ConfigError(ValueError):
     "A config that cannot run; the message names the field."
@@ -195,6 +195,8 @@ def resident_gb() -> float | None:
     try: return round(int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
     except (OSError, ValueError, IndexError): return None
 
+STAGE_CHOICES = {"baselines", "trigger"} # fields that only choose which stages run: a run folder may change them
+
 class Run:
     "A TriPosT run folder: the config, the stages, and their artifacts."
     def __init__(self, cfg: Config,         # the run's config (checked before anything is done)
@@ -205,15 +207,16 @@ class Run:
         self.stats = {"skipped": [], "ran": []}
 
     def start(self) -> Run:
-        "Create the run folder and save the config; refuse a folder that holds a different config."
+        "Create the run folder and save the config; refuse a folder that holds a different config (but for the stages chosen)."
         self.dir.mkdir(parents=True, exist_ok=True)
         saved = self.dir / "config.yaml"
         if saved.exists():
             old = config_from_yaml(saved)
-            if dataclasses.asdict(old) != dataclasses.asdict(self.cfg):
-                diff = [f.name for f in fields(Config) if getattr(old, f.name) != getattr(self.cfg, f.name)]
+            diff = [f.name for f in fields(Config) if getattr(old, f.name) != getattr(self.cfg, f.name)]
+            if set(diff) - STAGE_CHOICES:
                 raise ConfigError(f"{self.dir} holds a run with another config (fields {', '.join(diff)} differ); "
                                   "use another name, or delete the folder to start again")
+            if diff: write_text_atomic(saved, config_to_yaml(self.cfg)) # more or fewer stages: the finished ones still hold
         else:
             write_text_atomic(saved, config_to_yaml(self.cfg))
         return self
@@ -298,15 +301,22 @@ def train_stage(run: Run, init: str | Path, # the model to start from
 
 # %% ../nbs/31_pipeline.ipynb #439a50e6
 def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], folder: Path,
-               name: str | None = None # the stage's name in logs; the folder's name by default
+               name: str | None = None, # the stage's name in logs; the folder's name by default
+               prefix: str = "",        # text before every prompt (few-shot demonstrations); none by default
+               attempts_from: Path | None = None # records (eval.jsonl) of the same questions whose first attempts are reused
               ) -> dict:
     "Evaluate a model with inference-time self-improvement; write records and metrics; return the metrics."
     from tripost.evaluation import accuracy_table, load_records, save_records, self_improve
     recs_path, metrics_path = folder / "eval.jsonl", folder / "metrics.json"
     def evaluate():
         student = load_model(run, model_path)
+        given = None
+        if attempts_from is not None:
+            given = [r.attempts[0] for r in load_records(attempts_from)]
+            if len(given) != len(test): raise RuntimeError(f"{attempts_from} has {len(given)} records for {len(test)} questions")
         recs = self_improve(student, task, test, max_updates=run.cfg.eval_max_updates, max_new_tokens=run.cfg.max_new_tokens,
-                            split=task.split(run.cfg.split), batch_size=run.cfg.gen_batch_size, progress=run.progress)
+                            split=task.split(run.cfg.split), batch_size=run.cfg.gen_batch_size, progress=run.progress,
+                            prefix=prefix, attempts=given)
         save_records(recs, recs_path)
         write_json_atomic(metrics_path, accuracy_table(recs)[task.name])
     run.stage(f"{task.name}/{name or folder.name}/eval", metrics_path, evaluate)
@@ -341,7 +351,7 @@ def trigger_stage(run: Run, task, model_path: str | Path,
     return json.loads((folder / "metrics.json").read_text())
 
 # %% ../nbs/31_pipeline.ipynb #1a7eae05
-from .baselines import gold_control_records, lmsi_records, rationale_records, si_demo_records
+from .baselines import gold_control_records, lmsi_records, rationale_records, si_demo_records, si_prompt_shots
 
 def window(examples: list, t: int, size: int) -> list:
     "The t-th window (t = 1, 2, ...) of `size` items, cycling through `examples`."
@@ -440,6 +450,12 @@ def run_baselines(run: Run, task, parts: set[str], train_q: list[Example], test_
         if ex: run.stage(f"{task.name}/lmsi/train", bdir / "model", lambda: train_stage(
             run, ft_model, ex, bdir / "model", cfg.epochs, derive_seed(cfg.seed, task.name, "lmsi_train")))
         results["lmsi"] = {**eval_stage(run, task, bdir / "model" if ex else ft_model, test_q, bdir), "data": card}
+    if "si_prompt" in parts: # prompted self-improvement: ft rationale's own attempts, checked and repaired with two demonstrations
+        bdir = tdir / "si_prompt"
+        run.stage(f"{task.name}/si_prompt/shots", bdir / "shots.txt", lambda: write_text_atomic(bdir / "shots.txt", si_prompt_shots(
+            task, train_q, make_teacher(run, task), seed=derive_seed(cfg.seed, task.name, "si_prompt"))))
+        results["si_prompt"] = eval_stage(run, task, ft_model, test_q, bdir, prefix=(bdir / "shots.txt").read_text(),
+                                          attempts_from=Path(ft_model).parent / "eval.jsonl")
     if "gold_control" in parts:
         prev, offset = ft_model, 0
         for t, n in enumerate(budgets, 1):

@@ -18,9 +18,9 @@ from .tasks.core import TASKS
 # %% auto #0
 __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'REPORT_FILES', 'study_configs', 'run_study', 'model_order',
            'method_label', 'mean_sd', 'main_table', 'si_table', 'edit_table', 'markdown_table', 'main_table_markdown',
-           'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'best_iterations', 'target_sentence',
-           'auroc', 'confidence_table', 'confidence_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
-           'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
+           'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations',
+           'target_sentence', 'auroc', 'confidence_table', 'confidence_table_markdown', 'plot_iterations', 'plot_edits',
+           'timing_table', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -52,16 +52,16 @@ def run_study(cfgs: list[Config],             # from `study_configs`
 
 # %% ../nbs/33_reproduce.ipynb #588eaa44
 def model_order(names) -> list[str]:
-    "Model names in the table's order: ft rationale, ft SI demo, LMSI, TriPosT t = 1..T, with the trigger, gold control t = 1..T."
+    "Model names in the table's order: ft rationale, ft SI demo, LMSI, SI prompt, TriPosT t = 1..T, with the trigger, gold control t = 1..T."
     names = set(names)
-    fixed = [n for n in ("ft_rationale", "ft_si_demo", "lmsi") if n in names]
+    fixed = [n for n in ("ft_rationale", "ft_si_demo", "lmsi", "si_prompt") if n in names]
     def iters(prefix): return sorted((n for n in names if n.startswith(prefix) and n[len(prefix):].isdigit()),
                                      key=lambda n: int(n[len(prefix):]))
     return fixed + iters("iter-") + iters("trigger-") + iters("gold_control-")
 
 def method_label(name: str) -> str:
     "The paper's name of a model of the run."
-    labels = {"ft_rationale": "ft rationale", "ft_si_demo": "ft SI demo", "lmsi": "LMSI"}
+    labels = {"ft_rationale": "ft rationale", "ft_si_demo": "ft SI demo", "lmsi": "LMSI", "si_prompt": "ft rationale + SI prompt"}
     if name in labels: return labels[name]
     if name.startswith("iter-"): return f"TriPosT (t={name[5:]})"
     if name.startswith("gold_control-"): return f"gold control (t={name[13:]})"
@@ -206,6 +206,22 @@ def verdict(results: dict) -> list[str]:
                          f"revised {_pct(mean('frequency'))}% with a net effect of {mean('net'):+g} questions: "
                          f"{_pct(*mean_sd(_values(results, t, trig, 'total')))}% in total.")
         out.append(f"**{t.replace('_', ' ')}.** " + " ".join(l for l in lines if l))
+    return out
+
+# %% ../nbs/33_reproduce.ipynb #60ac4fb1
+def negative_findings(results: dict) -> list[str]:
+    "One sentence per task: does ft SI demo beat ft rationale, and what did prompted self-improvement do?"
+    tasks, _ = _tasks_models(results)
+    out = []
+    for t in tasks:
+        lines = [_compare("ft_si_demo", "ft_rationale", results, t)]
+        if _values(results, t, "si_prompt", "total"):
+            mean = lambda key: mean_sd(_values(results, t, "si_prompt", key))[0]
+            lines.append(f"Prompted with two expert demonstrations, ft rationale revised {_pct(mean('frequency'))}% of its answers, "
+                         f"fixing {mean('fixed'):g} and breaking {mean('broken'):g} (net {mean('net'):+g}): "
+                         + _compare("si_prompt", "ft_rationale", results, t))
+        lines = [l for l in lines if l]
+        if lines: out.append(f"**{t.replace('_', ' ')}.** " + " ".join(lines))
     return out
 
 # %% ../nbs/33_reproduce.ipynb #7c92048a
@@ -379,6 +395,7 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                f"ratio {c.ratio}, at most {c.eval_max_updates} updated answer(s) at evaluation. Seeds: {', '.join(map(str, seeds))} "
                f"(run folders `{Path(c.root).name}/{c.name.rsplit('-', 2)[0]}-<task>-s<seed>`).", ""]
     md += ["## What it shows", "", target_sentence(results), "", *verdict(results), "",
+           "The paper's negative findings, checked:", "", *(negative_findings(results) or ["(no baselines ran)"]), "",
            "## Main table", "",
            "Accuracy in percent on the seen subtasks (those trained on), the unseen ones (held out) and in total, "
            f"mean ± standard deviation over {len(seeds)} seed(s). *gold control (t)* continues ft rationale on as many gold "
