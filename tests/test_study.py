@@ -11,7 +11,7 @@ from tripost.reproduce import REPORT_FILES, ReproduceError, reproduce, study_dir
 
 TASK = "multistep_arithmetic"
 NOTEBOOKS = ["01_data.ipynb", "02_ft_rationale.ipynb", "03_baselines.ipynb", "04_tripost.ipynb", "05_results.ipynb"]
-METHODS = ["ft rationale", "ft SI demo", "LMSI", "TriPosT (t=1)", "TriPosT (t=2)", "TriPosT (t=1) + trigger", "TriPosT (t=2) + trigger",
+METHODS = ["ft rationale", "ft SI demo", "LMSI", "ft rationale + SI prompt", "TriPosT (t=1)", "TriPosT (t=2)", "TriPosT (t=1) + trigger", "TriPosT (t=2) + trigger",
            "gold control (t=1)", "gold control (t=2)"]
 
 
@@ -46,6 +46,8 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     assert table == "| method | multistep arithmetic seen | multistep arithmetic unseen | multistep arithmetic total |"
     for m in METHODS: assert f"| {m} |" in text
     assert "**multistep arithmetic.** TriPosT (t=2)" in text and "ft rationale" in text
+    assert "The paper's negative findings, checked:" in text and "Prompted with two expert demonstrations, ft rationale revised" in text
+    assert "## Does the student know when it is wrong?" in text and "| multistep_arithmetic | 1 |" in text
     edits = list(csv.DictReader(open(reports / "edit_stats.csv")))
     assert [(r["task"], r["t"]) for r in edits] == [(TASK, "1"), (TASK, "2")]
     for r in edits: assert float(r["correct"]) + float(r["fixed"]) + float(r["dropped"]) == float(r["rollouts"]) > 0
