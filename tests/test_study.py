@@ -50,7 +50,12 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     assert "## Does the student know when it is wrong?" in text and "| multistep_arithmetic | 1 |" in text
     edits = list(csv.DictReader(open(reports / "edit_stats.csv")))
     assert [(r["task"], r["t"]) for r in edits] == [(TASK, "1"), (TASK, "2")]
-    for r in edits: assert float(r["correct"]) + float(r["fixed"]) + float(r["dropped"]) == float(r["rollouts"]) > 0
+    for r in edits:
+        assert float(r["correct"]) + float(r["fixed"]) + float(r["dropped"]) == float(r["rollouts"]) > 0
+        assert 0 <= float(r["answers_right"]) <= float(r["rollouts"]) # read back from the run folders' rollouts
+    times = list(csv.DictReader(open(reports / "seed_times.csv")))
+    assert [(r["seed"], r["task"]) for r in times] == [("0", TASK), ("1", TASK), ("0", "all"), ("1", "all")]
+    assert "The stages of one seed, all tasks, summed: seed 0: " in text and "; seed 1: " in text
     assert {r["method"] for r in csv.DictReader(open(reports / "si_table.csv"))} == set(METHODS)
     # the executed notebooks carry the injected parameters
     nb = json.loads((reports / "05_results.ipynb").read_text())

@@ -17,10 +17,11 @@ from .tasks.core import TASKS
 
 # %% auto #0
 __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'REPORT_FILES', 'study_configs', 'run_study', 'model_order',
-           'method_label', 'mean_sd', 'main_table', 'si_table', 'edit_table', 'markdown_table', 'main_table_markdown',
-           'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations',
-           'target_sentence', 'auroc', 'confidence_table', 'confidence_table_markdown', 'plot_iterations', 'plot_edits',
-           'timing_table', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
+           'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler', 'sampled_answers_right', 'edit_table',
+           'markdown_table', 'main_table_markdown', 'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict',
+           'negative_findings', 'best_iterations', 'target_sentence', 'auroc', 'confidence_table',
+           'confidence_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'seed_times',
+           'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -116,9 +117,32 @@ def si_table(results: dict) -> list[dict]:
 EDIT_KEYS = ("rollouts", "correct", "fixed", "dropped", "updates_by_teacher", "updates_by_student",
              "own_feedback_agreed", "own_feedback_checked")
 
-def edit_table(results: dict) -> list[dict]:
-    "Edit statistics per task and iteration, mean over seeds; dropped attempts by reason."
+def sampler(t: int # a TriPosT iteration
+           ) -> str:
+    "The model whose sampled attempts iteration t edits: ft rationale for t = 1, else iteration t - 1."
+    return "ft_rationale" if t == 1 else f"iter-{t - 1}"
+
+def sampled_answers_right(cfgs: list[Config]) -> dict:
+    "{(task, t): mean over seeds of the sampled first attempts whose final answer is right}, read from each run's rollouts."
+    from tripost.format import split_rollout, strip_answer_start
+    from tripost.interaction import load_rollouts
+    from tripost.tasks import get_task
+    found = {}
+    for cfg in cfgs:
+        for task in cfg.tasks:
+            for f in sorted((Path(cfg.root) / cfg.name / task).glob("iter-*/rollouts.jsonl")):
+                tk = get_task(task)
+                right = sum(tk.is_correct(r.example, (split_rollout(strip_answer_start(r.text))[0] or [r.text])[0])
+                            for r in load_rollouts(f))
+                found.setdefault((task, int(f.parent.name[5:])), []).append(right)
+    return {k: statistics.fmean(v) for k, v in found.items()}
+
+def edit_table(results: dict,                  # {seed: {task: {model: metrics}}}
+               cfgs: list[Config] | None = None # the study's runs: adds how many sampled answers were right
+              ) -> list[dict]:
+    "Edit statistics per task and iteration, mean over seeds; dropped attempts by reason; the sampler's greedy seen accuracy."
     tasks, models = _tasks_models(results)
+    answers = sampled_answers_right(cfgs) if cfgs else {}
     rows = []
     for t in tasks:
         for m in (m for m in models if m.startswith("iter-")):
@@ -131,6 +155,8 @@ def edit_table(results: dict) -> list[dict]:
                 for why, n in c.get("edit_stats", {}).get("dropped_by_reason", {}).items(): reasons[why] = reasons.get(why, 0) + n / len(cards)
             row["dropped_by_reason"] = "; ".join(f"{k}: {v:g}" for k, v in sorted(reasons.items())) or "-"
             row["train_examples"] = statistics.fmean(c.get("examples", 0) for c in cards)
+            row["answers_right"] = answers.get((t, row["t"]), float("nan"))
+            row["sampler_greedy_seen"] = mean_sd(_values(results, t, sampler(row["t"]), "seen"))[0]
             rows.append(row)
     return rows
 
@@ -160,8 +186,11 @@ def si_table_markdown(rows: list[dict]) -> str:
 
 def edit_table_markdown(rows: list[dict]) -> str:
     "The edit statistics in Markdown."
-    header = ["task", "t", "attempts", "correct", "fixed", "dropped", "dropped, why", "training examples", "own feedback agreed"]
+    header = ["task", "t", "attempts", "every step right", "answer right %", "greedy seen % (same model)", "fixed", "dropped",
+              "dropped, why", "training examples", "own feedback agreed"]
+    share = lambda n, r: _pct(n / r["rollouts"] if r["rollouts"] and not math.isnan(n) else float("nan"))
     return markdown_table(header, [[r["task"].replace("_", " "), r["t"], f"{r['rollouts']:g}", f"{r['correct']:g}",
+                                    share(r.get("answers_right", float("nan")), r), _pct(r.get("sampler_greedy_seen", float("nan"))),
                                     f"{r['fixed']:g}", f"{r['dropped']:g}", r["dropped_by_reason"], f"{r['train_examples']:g}",
                                     f"{r['own_feedback_agreed']:g} / {r['own_feedback_checked']:g}"] for r in rows])
 
@@ -360,7 +389,7 @@ def plot_edits(results: dict, path: str | Path) -> Path:
 
 # %% ../nbs/33_reproduce.ipynb #0e466c78
 def timing_table(cfgs: list[Config]) -> list[dict]:
-    "Seconds per kind of stage (data, train, rollouts, edit, eval, ...) and model, summed over the runs."
+    "Seconds per kind of stage (data, train, rollouts, edit, eval, ...) and model, summed over the runs (every task and seed)."
     acc = {}
     for cfg in cfgs:
         f = Path(cfg.root) / cfg.name / "timings.jsonl"
@@ -371,7 +400,32 @@ def timing_table(cfgs: list[Config]) -> list[dict]:
             acc[key] = acc.get(key, 0.0) + d["seconds"]
     return [{"model": m, "stage": s, "seconds": round(v, 1)} for (m, s), v in sorted(acc.items(), key=lambda kv: -kv[1])]
 
-REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "accuracy.png", "edits.png")
+def seed_times(cfgs: list[Config]) -> list[dict]:
+    "Seconds per seed and task (every stage of the run summed), then a row per seed with task 'all'."
+    rows, totals = [], {}
+    for cfg in cfgs:
+        f = Path(cfg.root) / cfg.name / "timings.jsonl"
+        if not f.exists(): continue
+        secs = sum(json.loads(line)["seconds"] for line in f.read_text().splitlines())
+        rows.append({"seed": cfg.seed, "task": ",".join(cfg.tasks), "seconds": round(secs, 1)})
+        totals[cfg.seed] = totals.get(cfg.seed, 0.0) + secs
+    return rows + [{"seed": s, "task": "all", "seconds": round(v, 1)} for s, v in sorted(totals.items())]
+
+def _hours(seconds: float) -> str: return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+def seed_time_sentence(rows: list[dict] # from `seed_times`
+                      ) -> str:
+    "One sentence: what each seed took in all, and per task."
+    out = []
+    for s in sorted({r["seed"] for r in rows}):
+        per = [r for r in rows if r["seed"] == s]
+        tot = next(r["seconds"] for r in per if r["task"] == "all")
+        out.append(f"seed {s}: {_hours(tot)} (" + ", ".join(f"{r['task'].replace('_', ' ')} {_hours(r['seconds'])}"
+                                                          for r in per if r["task"] != "all") + ")")
+    return "The stages of one seed, all tasks, summed: " + "; ".join(out) + "." if out else "(no timings)"
+
+REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "seed_times.csv",
+                "accuracy.png", "edits.png")
 
 def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                  reports: str | Path,          # the folder to write into
@@ -379,11 +433,11 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                 ) -> Path:
     "Write results.md, the CSV tables and the PNG figures into `reports`; return the path of results.md."
     reports = Path(reports); reports.mkdir(parents=True, exist_ok=True)
-    mt, st, et = main_table(results), si_table(results), edit_table(results)
+    mt, st, et = main_table(results), si_table(results), edit_table(results, cfgs)
     tt, ct = timing_table(cfgs or []), confidence_table(cfgs or [])
     write_csv(mt, reports / "main_table.csv"); write_csv(st, reports / "si_table.csv")
     write_csv(et, reports / "edit_stats.csv"); write_csv(tt, reports / "timings.csv")
-    write_csv(ct, reports / "confidence.csv")
+    write_csv(ct, reports / "confidence.csv"); write_csv(seed_times(cfgs or []), reports / "seed_times.csv")
     plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
     md = ["# TriPosT: results", ""]
@@ -409,9 +463,13 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "its all-correct verdicts whose probability under the model is below a threshold chosen on the validation "
            "questions (tripost.evaluation.revise_doubted).", "", si_table_markdown(st), "",
            "## What the expert did with the student's attempts", "",
-           "Per TriPosT iteration (mean over seeds): sampled training attempts that were already correct, those the expert "
-           "fixed, those dropped (and why), the training examples kept after rebalancing, and how often the student's own "
-           "feedback agreed with the expert's.", "", edit_table_markdown(et) if et else "(no iterations ran)", "",
+           "Per TriPosT iteration (mean over seeds): the sampled training attempts"
+           + (f" (temperature {cfgs[0].temperature:g})" if cfgs else "") + " whose every step the expert found right (only "
+           "those count as correct and become terminal examples); the share whose final answer was right, beside the greedy "
+           "accuracy of the model that sampled them on the seen test subtasks (the two are close where sampling did not "
+           "make the attempts worse; an answer can be right after a wrong step, and then the expert repairs that step); "
+           "those the expert fixed, those dropped (and why), the training examples kept after rebalancing, and how often "
+           "the student's own feedback agreed with the expert's.", "", edit_table_markdown(et) if et else "(no iterations ran)", "",
            "![edit statistics](edits.png)", "",
            "## Does the student know when it is wrong?", "",
            "On the validation questions, per TriPosT iteration (mean over seeds): first attempts that were right; how often "
@@ -419,7 +477,10 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "all-correct feedback after right and after wrong attempts; the AUROC of that probability (0.5: it cannot tell "
            "them apart, 1.0: it always can); the revision trigger's threshold chosen there, and the answers that revising "
            "below it fixed and broke.", "", confidence_table_markdown(ct) if ct else "(no validation records)", "",
-           "## Where the time went", "", markdown_table(["model", "stage", "seconds"], [[r["model"], r["stage"], r["seconds"]] for r in tt[:15]])
+           "## Where the time went", "", seed_time_sentence(seed_times(cfgs or [])), "",
+           "The longest kinds of stage, summed over every task and seed (all of them in timings.csv, per seed and task in "
+           "seed_times.csv):", "",
+           markdown_table(["model", "stage", "seconds"], [[r["model"], r["stage"], r["seconds"]] for r in tt[:15]])
            if tt else "(no timings)", ""]
     (reports / "results.md").write_text("\n".join(md))
     return reports / "results.md"
