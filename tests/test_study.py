@@ -2,6 +2,7 @@
 injected smoke parameters (the tiny preset, one task, two seeds), into a temporary folder."""
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -26,9 +27,10 @@ def test_missing_study_folder_says_where_it_looked(tmp_path, monkeypatch):
 
 
 def test_smoke_study_end_to_end_and_resume(tmp_path):
-    reports, runs = tmp_path / "reports", tmp_path / "runs"
+    reports = tmp_path / "reports"
+    runs = reports / "runs" # the run folders go into the report unless told otherwise
     t0 = time.time()
-    md = reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
+    md = reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, progress=False)
     secs = time.time() - t0
     print(f"smoke study chain (tiny, 1 task, 2 seeds): {secs:.0f} s")
     assert secs < 600 # about 1-2 minutes on 2 idle cores; 5.5 minutes measured with the cores shared by other jobs
@@ -61,17 +63,19 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     nb = json.loads((reports / "05_results.ipynb").read_text())
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "seeds = [0, 1]" in "".join(injected[0]["source"])
-    # resume: finished notebooks are skipped; a removed one runs again, its stages all skipped
+    # resume: finished notebooks are skipped; a removed one runs again, its stages all skipped, even without the models
     mtimes = {f: (reports / f).stat().st_mtime for f in NOTEBOOKS}
-    t0 = time.time(); reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
+    assert sorted(p.name for p in runs.iterdir()) == [f"tiny-{TASK}-s0", f"tiny-{TASK}-s1"]
+    t0 = time.time(); reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, progress=False)
     assert time.time() - t0 < 10 and {f: (reports / f).stat().st_mtime for f in NOTEBOOKS} == mtimes
     timings = {p: p.read_text() for p in runs.rglob("timings.jsonl")}
+    for m in [*runs.rglob("model"), *runs.rglob("base")]: shutil.rmtree(m) # as a clone has the committed run folders
     (reports / "04_tripost.ipynb").unlink()
     reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
     assert (reports / "04_tripost.ipynb").exists()
     assert {f: (reports / f).stat().st_mtime for f in NOTEBOOKS if f != "04_tripost.ipynb"} == \
            {f: t for f, t in mtimes.items() if f != "04_tripost.ipynb"}
-    assert {p: p.read_text() for p in runs.rglob("timings.jsonl")} == timings # no stage ran again
+    assert {p: p.read_text() for p in runs.rglob("timings.jsonl")} == timings # no stage ran again, no model was needed
 
 
 def test_a_failing_notebook_stops_the_chain_and_is_kept(tmp_path):

@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", default=["all"], help="'all' (default) or tasks, space- or comma-separated")
     p.add_argument("--seeds", nargs="+", default=["0"], help="seeds, space- or comma-separated (default: 0)")
     p.add_argument("--reports", default="reports", help="where executed notebooks and results go (default: reports)")
-    p.add_argument("--root", default="runs", help="where the run folders go (default: runs)")
+    p.add_argument("--root", default=None, help="where the run folders go (default: REPORTS/runs; the models in them are "
+                                                "not committed, everything else is, and a finished run needs no model)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change a config field of every run, e.g. --set iterations=2")
     p.add_argument("--force", action="store_true", help="run every notebook again (finished stages are still reused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -28,8 +28,8 @@ log = logging.getLogger("tripost")
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
            'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
-           'Run', 'make_data', 'base_model', 'load_model', 'make_teacher', 'train_stage', 'eval_stage', 'trigger_stage',
-           'window', 'run_task', 'run_baselines', 'run_tripost']
+           'Run', 'make_data', 'base_model', 'resolve_model', 'load_model', 'make_teacher', 'train_stage', 'copy_model',
+           'eval_stage', 'trigger_stage', 'window', 'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -205,6 +205,7 @@ class Run:
         self.cfg, self.progress = check_config(cfg), progress
         self.dir = Path(cfg.root) / cfg.name
         self.stats = {"skipped": [], "ran": []}
+        self._inner = 0.0 # seconds spent in stages run from inside the running one (not counted twice)
 
     def start(self) -> Run:
         "Create the run folder and save the config; refuse a folder that holds a different config (but for the stages chosen)."
@@ -225,20 +226,26 @@ class Run:
               artifact: Path,    # the file or folder the stage writes
               fn                 # runs the stage; must write `artifact` atomically
              ) -> Path:
-        "Run a stage unless its artifact exists."
+        "Run a stage unless its artifact exists; its time excludes the stages it needed and ran first."
         if artifact.exists():
             self.stats["skipped"].append(name); log.info("skip %s (done)", name)
             return artifact
         log.info("run %s", name)
-        t0 = time.time()
+        outer, self._inner, t0 = self._inner, 0.0, time.time()
         try: fn()
-        finally: release_memory()
+        finally:
+            release_memory()
+            took = time.time() - t0
+            secs, self._inner = took - self._inner, outer + took
         if not artifact.exists(): raise RuntimeError(f"stage {name} did not write {artifact}")
-        secs = time.time() - t0
         self.stats["ran"].append(name)
         line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb()}
         with open(self.dir / "timings.jsonl", "a") as f: f.write(json.dumps(line) + "\n")
         return artifact
+
+    def later(self, name: str, artifact: Path, fn): # as for `stage`
+        "A stage that runs when it is first needed: calling what this returns runs it (unless its artifact exists) and gives the artifact."
+        return functools.cache(lambda: self.stage(name, artifact, fn))
 
 # %% ../nbs/31_pipeline.ipynb #d06229bf
 def make_data(task, cfg: Config) -> dict[str, list[Example]]:
@@ -259,18 +266,21 @@ def make_data(task, cfg: Config) -> dict[str, list[Example]]:
     return {"train": train, "val": held_out("val", seen, cfg.n_val), "test": held_out("test", list(split), cfg.n_test)}
 
 # %% ../nbs/31_pipeline.ipynb #f6a913f4
-def base_model(run: Run) -> str:
-    "The path or hub id of the run's starting model (the tiny preset's is built once and saved)."
+def base_model(run: Run):
+    "The run's starting model: its hub id or path, or for the tiny preset the stage that builds and saves its random model once."
     if run.cfg.student != "tiny": return run.cfg.student
     from tripost.student import tiny_student
     path = run.dir / "base"
-    run.stage("base model", path, lambda: write_dir_atomic(path, lambda tmp: tiny_student(seed=run.cfg.seed).save(tmp)))
-    return str(path)
+    return run.later("base model", path, lambda: write_dir_atomic(path, lambda tmp: tiny_student(seed=run.cfg.seed).save(tmp)))
 
-def load_model(run: Run, path: str | Path):
+def resolve_model(model) -> str | Path:
+    "A model's path or hub id; `model` may also be the stage that trains it (`Run.later`), which then runs if it has not."
+    return model() if callable(model) else model
+
+def load_model(run: Run, path): # a path, a hub id, or the stage that trains the model
     "Load a model of the run as a Student, on the configured device and dtype."
     from tripost.student import load_student
-    return load_student(path, device=run.cfg.device, dtype=run.cfg.dtype)
+    return load_student(resolve_model(path), device=run.cfg.device, dtype=run.cfg.dtype)
 
 def make_teacher(run: Run, task):
     "The expert of the config: scripted, LLM, or mixed (scripted feedback, LLM improvement)."
@@ -282,7 +292,7 @@ def make_teacher(run: Run, task):
                      cache_dir=run.dir / "teacher_cache", log_dir=run.dir / task.name / "teacher")
     return llm if cfg.teacher == "llm" else MixedTeacher(task, llm)
 
-def train_stage(run: Run, init: str | Path, # the model to start from
+def train_stage(run: Run, init,              # the model to start from (a path, a hub id, or the stage that trains it)
                 records: list[dict],         # training examples with a "text" field
                 out: Path,                   # the folder of the trained model
                 epochs: int,                 # epochs over `records`
@@ -293,11 +303,18 @@ def train_stage(run: Run, init: str | Path, # the model to start from
     cfg = run.cfg
     from tripost.student import load_student, pick_device
     on_cpu = pick_device(cfg.device).type == "cpu" # train from fp32 weights there, so that what is saved keeps full precision
-    student = load_student(init, device=cfg.device, dtype=cfg.dtype or ("fp32" if on_cpu else None))
+    student = load_student(resolve_model(init), device=cfg.device, dtype=cfg.dtype or ("fp32" if on_cpu else None))
     tc = TrainConfig(epochs=epochs, learning_rate=cfg.lr, batch_size=cfg.batch_size, feedback_weight=cfg.weight,
                      max_length=cfg.max_length, lora=cfg.lora, seed=seed, progress=run.progress)
     train(student.model, student.tokenizer, [{"text": r["text"]} for r in records], out, tc)
     return out
+
+def copy_model(src, # the model to copy (a path, or the stage that trains it)
+               out: Path # the folder of the copy
+              ) -> Path:
+    "Copy a model folder atomically (an iteration with nothing to learn from keeps the model it started from)."
+    src = Path(resolve_model(src))
+    return write_dir_atomic(out, lambda tmp: [shutil.copy2(p, tmp / p.name) for p in src.iterdir() if p.is_file()])
 
 # %% ../nbs/31_pipeline.ipynb #439a50e6
 def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], folder: Path,
@@ -380,14 +397,14 @@ def run_task(run: Run, task_name: str,
     # ft rationale
     fdir = tdir / "ft_rationale"
     base = base_model(run)
-    run.stage(f"{task.name}/ft_rationale/train", fdir / "model",
-              lambda: train_stage(run, base, rationale_records(task, train_q), fdir / "model", cfg.rationale_epochs,
-                                  derive_seed(cfg.seed, task.name, "ft_rationale")))
-    results["ft_rationale"] = eval_stage(run, task, fdir / "model", test_q, fdir)
+    ft_model = run.later(f"{task.name}/ft_rationale/train", fdir / "model", functools.partial(
+        train_stage, run, base, rationale_records(task, train_q), fdir / "model", cfg.rationale_epochs,
+        derive_seed(cfg.seed, task.name, "ft_rationale")))
+    results["ft_rationale"] = eval_stage(run, task, ft_model, test_q, fdir)
     parts = {"tripost", *cfg.baselines} if parts is None else set(parts)
     if "gold_control" in parts: parts.add("tripost") # the control matches TriPosT's budget, iteration by iteration
     # TriPosT iterations
-    prev, used, budgets = fdir / "model", set(), []
+    prev, used, budgets = ft_model, set(), []
     for t in range(1, (cfg.iterations if "tripost" in parts else 0) + 1):
         idir = tdir / f"iter-{t}"; idir.mkdir(parents=True, exist_ok=True)
         name = f"{task.name}/iter-{t}"
@@ -412,16 +429,13 @@ def run_task(run: Run, task_name: str,
         examples, card = load_training_set(idir / "train")
         used |= {r["text"] for r in examples}
         budgets.append(len(examples))
-        if examples:
-            run.stage(f"{name}/train", idir / "model", lambda: train_stage(run, prev, examples, idir / "model", cfg.epochs,
-                                                                           derive_seed(cfg.seed, name, "train")))
-        else: # nothing to learn from (e.g. every trajectory dropped): the model stays as it was
-            run.stage(f"{name}/train", idir / "model", lambda: write_dir_atomic(idir / "model", lambda tmp: [
-                shutil.copy2(p, tmp / p.name) for p in Path(prev).iterdir() if p.is_file()]))
-        prev = idir / "model"
+        # nothing to learn from (e.g. every trajectory dropped): the model stays as it was
+        prev = run.later(f"{name}/train", idir / "model", functools.partial(
+            train_stage, run, prev, examples, idir / "model", cfg.epochs, derive_seed(cfg.seed, name, "train"))
+            if examples else functools.partial(copy_model, prev, idir / "model"))
         results[f"iter-{t}"] = {**eval_stage(run, task, prev, test_q, idir), "data": card}
         if cfg.trigger: results[f"trigger-{t}"] = trigger_stage(run, task, prev, idir, val_q, test_q, idir / "trigger", f"trigger-{t}")
-    results.update(run_baselines(run, task, parts, train_q, test_q, base, fdir / "model", budgets))
+    results.update(run_baselines(run, task, parts, train_q, test_q, base, ft_model, budgets))
     return results
 
 def _dataset_stage(run: Run, name: str, folder: Path, build) -> tuple[list[dict], dict]:
@@ -431,40 +445,39 @@ def _dataset_stage(run: Run, name: str, folder: Path, build) -> tuple[list[dict]
     return load_training_set(folder)
 
 def run_baselines(run: Run, task, parts: set[str], train_q: list[Example], test_q: list[Example],
-                  base: str, ft_model: Path, budgets: list[int]) -> dict:
+                  base, ft_model, budgets: list[int]) -> dict: # base, ft_model: a path or hub id, or the stage that makes it
     "The baselines of one task that `parts` asks for; returns {model name: metrics}."
     cfg, tdir, results = run.cfg, run.dir / task.name, {}
     if "ft_si_demo" in parts:
         bdir = tdir / "ft_si_demo"
         ex, card = _dataset_stage(run, f"{task.name}/ft_si_demo/data", bdir / "train", lambda: si_demo_records(
             task, train_q[:cfg.si_demo_questions or None], make_teacher(run, task), ratio=cfg.ratio, seed=derive_seed(cfg.seed, task.name, "si_demo")))
-        run.stage(f"{task.name}/ft_si_demo/train", bdir / "model", lambda: train_stage(
-            run, base, ex, bdir / "model", cfg.rationale_epochs, derive_seed(cfg.seed, task.name, "si_demo_train")))
-        results["ft_si_demo"] = {**eval_stage(run, task, bdir / "model", test_q, bdir), "data": card}
+        model = run.later(f"{task.name}/ft_si_demo/train", bdir / "model", functools.partial(
+            train_stage, run, base, ex, bdir / "model", cfg.rationale_epochs, derive_seed(cfg.seed, task.name, "si_demo_train")))
+        results["ft_si_demo"] = {**eval_stage(run, task, model, test_q, bdir), "data": card}
     if "lmsi" in parts:
         bdir = tdir / "lmsi"
         ex, card = _dataset_stage(run, f"{task.name}/lmsi/data", bdir / "train", lambda: lmsi_records(
             load_model(run, ft_model), task, train_q[:cfg.lmsi_questions or None], k=cfg.lmsi_samples, temperature=cfg.lmsi_temperature,
             seed=derive_seed(cfg.seed, task.name, "lmsi"), max_new_tokens=cfg.max_new_tokens,
             batch_size=cfg.gen_batch_size, progress=run.progress))
-        if ex: run.stage(f"{task.name}/lmsi/train", bdir / "model", lambda: train_stage(
-            run, ft_model, ex, bdir / "model", cfg.epochs, derive_seed(cfg.seed, task.name, "lmsi_train")))
-        results["lmsi"] = {**eval_stage(run, task, bdir / "model" if ex else ft_model, test_q, bdir), "data": card}
+        model = run.later(f"{task.name}/lmsi/train", bdir / "model", functools.partial(
+            train_stage, run, ft_model, ex, bdir / "model", cfg.epochs, derive_seed(cfg.seed, task.name, "lmsi_train"))) if ex else ft_model
+        results["lmsi"] = {**eval_stage(run, task, model, test_q, bdir), "data": card}
     if "si_prompt" in parts: # prompted self-improvement: ft rationale's own attempts, checked and repaired with two demonstrations
         bdir = tdir / "si_prompt"
         run.stage(f"{task.name}/si_prompt/shots", bdir / "shots.txt", lambda: write_text_atomic(bdir / "shots.txt", si_prompt_shots(
             task, train_q, make_teacher(run, task), seed=derive_seed(cfg.seed, task.name, "si_prompt"))))
         results["si_prompt"] = eval_stage(run, task, ft_model, test_q, bdir, prefix=(bdir / "shots.txt").read_text(),
-                                          attempts_from=Path(ft_model).parent / "eval.jsonl")
+                                          attempts_from=tdir / "ft_rationale" / "eval.jsonl")
     if "gold_control" in parts:
         prev, offset = ft_model, 0
         for t, n in enumerate(budgets, 1):
             bdir = tdir / f"gold_control-{t}"
             recs = gold_control_records(task, train_q, n, offset)
             offset += n
-            if recs: run.stage(f"{task.name}/gold_control-{t}/train", bdir / "model", lambda: train_stage(
-                run, prev, recs, bdir / "model", cfg.epochs, derive_seed(cfg.seed, task.name, "gold_control", t)))
-            prev = bdir / "model" if recs else prev
+            if recs: prev = run.later(f"{task.name}/gold_control-{t}/train", bdir / "model", functools.partial(
+                train_stage, run, prev, recs, bdir / "model", cfg.epochs, derive_seed(cfg.seed, task.name, "gold_control", t)))
             results[f"gold_control-{t}"] = {**eval_stage(run, task, prev, test_q, bdir), "examples": len(recs)}
     return results
 

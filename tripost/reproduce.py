@@ -517,7 +517,7 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
               tasks: list[str] | None = None,     # tasks; None: all four
               seeds: list[int] = (0,),            # seeds; the tables give mean and sd over them
               reports: str | Path = "reports",    # where the executed notebooks and the results go
-              run_root: str | Path = "runs",      # where the run folders go
+              run_root: str | Path | None = None, # where the run folders go; None: `<reports>/runs`
               overrides: dict | None = None,      # config fields changed for every run, e.g. {"iterations": 2}
               study: str | Path | None = None,    # the folder of study notebooks (default: found by `study_dir`)
               force: bool = False,                # run every notebook again (finished stages are still reused)
@@ -528,6 +528,7 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
     import papermill as pm
     nbs = study_notebooks(study_dir(study))
     tasks = list(TASKS) if tasks is None else list(tasks)
+    run_root = Path(reports) / "runs" if run_root is None else run_root
     study_configs(preset, tasks, seeds, run_root, overrides) # a bad parameter fails here, before any notebook runs
     reports, run_root = Path(reports).resolve(), Path(run_root).resolve()
     reports.mkdir(parents=True, exist_ok=True)
