@@ -213,7 +213,8 @@ class Run:
         saved = self.dir / "config.yaml"
         if saved.exists():
             old = config_from_yaml(saved)
-            diff = [f.name for f in fields(Config) if getattr(old, f.name) != getattr(self.cfg, f.name)]
+            # `root` is where the folder is, not how it runs: a run folder that moved (a clone elsewhere) is the same run
+            diff = [f.name for f in fields(Config) if f.name != "root" and getattr(old, f.name) != getattr(self.cfg, f.name)]
             if set(diff) - STAGE_CHOICES:
                 raise ConfigError(f"{self.dir} holds a run with another config (fields {', '.join(diff)} differ); "
                                   "use another name, or delete the folder to start again")
