@@ -430,7 +430,7 @@ def run_task(run: Run, task_name: str,
         examples, card = load_training_set(idir / "train")
         used |= {r["text"] for r in examples}
         budgets.append(len(examples))
-        # nothing to learn from (e.g. every trajectory dropped): the model stays as it was
+        # the next model, trained when first needed; with nothing to learn from (e.g. every trajectory dropped), a copy
         prev = run.later(f"{name}/train", idir / "model", functools.partial(
             train_stage, run, prev, examples, idir / "model", cfg.epochs, derive_seed(cfg.seed, name, "train"))
             if examples else functools.partial(copy_model, prev, idir / "model"))
