@@ -318,7 +318,7 @@ def copy_model(src, # the model to copy (a path, or the stage that trains it)
     return write_dir_atomic(out, lambda tmp: [shutil.copy2(p, tmp / p.name) for p in src.iterdir() if p.is_file()])
 
 # %% ../nbs/31_pipeline.ipynb #439a50e6
-def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], folder: Path,
+def eval_stage(run: Run, task, model_path, test: list[Example], folder: Path, # model_path: a path, or the stage that trains it
                name: str | None = None, # the stage's name in logs; the folder's name by default
                prefix: str = "",        # text before every prompt (few-shot demonstrations); none by default
                attempts_from: Path | None = None # records (eval.jsonl) of the same questions whose first attempts are reused
@@ -340,7 +340,7 @@ def eval_stage(run: Run, task, model_path: str | Path, test: list[Example], fold
     run.stage(f"{task.name}/{name or folder.name}/eval", metrics_path, evaluate)
     return json.loads(metrics_path.read_text())
 
-def trigger_stage(run: Run, task, model_path: str | Path,
+def trigger_stage(run: Run, task, model_path, # a path, or the stage that trains it
                   plain: Path,              # the folder of the model's plain evaluation (`eval_stage`)
                   val: list[Example],       # validation questions: the threshold is chosen on them
                   test: list[Example],      # the test questions of `plain`
