@@ -1,0 +1,51 @@
+"""Probe: does TriPosT's first iteration learn to revise with more epochs? The cpu preset trains 1 epoch per iteration.
+
+It copies a finished unit's data, ft rationale and iteration-1 training set (rollouts, the expert's edits, the rebalanced
+examples) into a new run folder whose config differs only in `epochs` (and in running one iteration), then trains and
+evaluates iteration 1 there, with the revision trigger chosen on the validation split. Only the training differs from the
+unit's own iteration 1. Where the unit has no ft rationale model (a fresh clone), it is trained again first.
+
+    python reports/probes/epochs.py --epochs 3     # about 30 min of training on a 2-core machine in fp32
+
+It prints the unit's iteration 1 beside the probe's: test accuracy, revisions, and the trigger's validation figures.
+"""
+import argparse, json, shutil, time
+from pathlib import Path
+
+from tripost.evaluation import load_records
+from tripost.pipeline import config_from_yaml, config_to_yaml, run_tripost
+from tripost.reproduce import _confidence, study_configs
+
+here = Path(__file__).resolve().parent
+p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+p.add_argument("--unit", default=str(here.parent / "runs" / "cpu-multistep_arithmetic-s1"), help="a finished unit's run folder")
+p.add_argument("--epochs", type=int, default=3, help="epochs of the iteration's training")
+p.add_argument("--root", default=str(here), help="where the probe's run folder goes (named <unit>-e<epochs>)")
+a = p.parse_args()
+
+src = Path(a.unit)
+unit = config_from_yaml(src / "config.yaml")
+task = unit.tasks[0]
+cfg = study_configs("cpu", [task], [unit.seed], a.root, {"name": f"e{a.epochs}", "epochs": a.epochs, "iterations": 1,
+                                                         "trigger": True})[0]  # the folder: e<epochs>-<task>-s<seed>
+dst = Path(cfg.root) / cfg.name
+if not dst.exists():
+    (dst / task / "iter-1").mkdir(parents=True)
+    shutil.copytree(src / task / "data", dst / task / "data")
+    shutil.copytree(src / task / "ft_rationale", dst / task / "ft_rationale")
+    for f in ("rollouts.jsonl", "edits.jsonl"): shutil.copy2(src / task / "iter-1" / f, dst / task / "iter-1" / f)
+    shutil.copytree(src / task / "iter-1" / "train", dst / task / "iter-1" / "train")
+    (dst / "config.yaml").write_text(config_to_yaml(cfg))
+
+t0 = time.time()
+res = run_tripost(cfg, progress=False, parts={"tripost"})[task]
+print(f"probe: {task}, seed {unit.seed}, iteration 1 with {a.epochs} epochs ({time.time() - t0:.0f} s this call)")
+base = json.loads((src / "results.json").read_text())[task]
+for label, r, folder in ((f"unit, {unit.epochs} epoch(s)", base, src), (f"probe, {a.epochs} epochs", res, dst)):
+    it, trig = r["iter-1"], r["trigger-1"]
+    ch = trig["choice"]
+    conf = _confidence(load_records(folder / task / "iter-1" / "trigger" / "val.jsonl"), ch["threshold"])
+    print(f"{label}: test total {it['total']:.3f} (seen {it['seen']:.3f}, unseen {it['unseen']:.3f}), revised {it['revised']}; "
+          f"validation: {conf['right']} of {conf['val']} right, called all-correct {conf['called_correct_right']:.0%} of right and "
+          f"{conf['called_correct_wrong']:.0%} of wrong attempts, AUROC of that confidence {conf['auroc']:.2f}; trigger threshold "
+          f"{ch['threshold']:.3g} takes validation {ch['val_without']} -> {ch['val_correct']}, test total {trig['total']:.3f}, revised {trig['revised']}")
