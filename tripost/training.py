@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -17,14 +18,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from .format import ANSWER_START, FEEDBACK_PREFIX
 
 # %% auto #0
 __all__ = ['TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples', 'WeightedCollator',
            'weighted_lm_loss', 'chunked_lm_loss', 'stochastic_round_bf16', 'MasterWeightAdamW', 'cast_parameters',
-           'resolve_precision', 'WeightedTrainer', 'save_atomically', 'train', 'config_path', 'main']
+           'resolve_precision', 'SeededLengthGroupedSampler', 'WeightedTrainer', 'save_atomically', 'CheckpointEvery',
+           'run_fingerprint', 'train', 'config_path', 'main']
 
 # %% ../nbs/23_training.ipynb #cfcd4c98
 @dataclass
@@ -57,6 +60,7 @@ class TrainConfig:
     logging_steps: int = 10        # log the loss every this many updates
     progress: bool = True          # show a progress bar
     max_steps: int = -1            # stop after this many updates (-1: run all epochs)
+    checkpoint_minutes: float = 10.0 # save a resumable checkpoint this often (0: never); a rerun resumes from it
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -271,6 +275,18 @@ class MasterWeightAdamW(torch.optim.AdamW):
         for p in self.model_params: p.grad = None
         super().zero_grad(set_to_none)
 
+    def state_dict(self) -> dict:
+        "AdamW's state and the fp32 master copies, so that a resumed run continues from the same weights."
+        return {**super().state_dict(), "masters": [m.detach().clone() for m in self.masters]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state_dict: dict):
+        state_dict = dict(state_dict)
+        masters = state_dict.pop("masters", None)
+        super().load_state_dict(state_dict)
+        if masters is not None:
+            for p, m, saved in zip(self.model_params, self.masters, masters): m.copy_(saved); self._copy_in(p, m)
+
     @torch.no_grad()
     def write_back(self, dtype: torch.dtype | None = None):
         "Cast the trained parameters to `dtype` (default: keep theirs) and copy the fp32 masters in."
@@ -300,6 +316,16 @@ def resolve_precision(model, precision: str = "auto") -> str:
     return "bf16-master" if device.type == "cpu" and (has_bf16 or next(model.parameters()).dtype == torch.bfloat16) else "fp32"
 
 # %% ../nbs/23_training.ipynb #963bfc06
+class SeededLengthGroupedSampler(LengthGroupedSampler):
+    "Length-grouped order drawn from (seed, epoch) alone: a resumed run sees the batches the interrupted one would have."
+    def __init__(self, *args, seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seed, self.epoch = seed, 0
+    def set_epoch(self, epoch: int): self.epoch = epoch # the Trainer calls it at the start of every epoch
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return super().__iter__()
+
 class WeightedTrainer(Trainer):
     "A Trainer whose loss is the weighted causal LM loss (`chunked_lm_loss`, else `weighted_lm_loss`; batches carry `loss_weights`)."
     loss_is_scaled_for_ga = True
@@ -312,6 +338,13 @@ class WeightedTrainer(Trainer):
         self._loss_shifts_labels = True
         self.tokens_seen = 0  # non-padding tokens of the training batches (this process)
         self.loss_chunk = loss_chunk
+
+    def _get_train_sampler(self, train_dataset=None):
+        "The Trainer's sampler, with a length-grouped one drawing its order from (seed, epoch) instead of the global RNG."
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:
+            return SeededLengthGroupedSampler(sampler.batch_size, lengths=sampler.lengths, seed=self.args.seed)
+        return sampler
 
     _SCALED_LOGITS = ("final_logit_softcapping", "logit_scale", "logits_scaling") # heads that are more than a matmul
 
@@ -345,7 +378,7 @@ class WeightedTrainer(Trainer):
 
 # %% ../nbs/23_training.ipynb #c462eb3d
 def _training_args(config: TrainConfig, work_dir: Path, precision: str) -> TrainingArguments:
-    "TrainingArguments for one run: no intermediate checkpoints, weight column kept, length grouping."
+    "TrainingArguments for one run: checkpoints only when `CheckpointEvery` asks (the last one kept), weight column kept, length grouping."
     return TrainingArguments(
         output_dir=str(work_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
@@ -353,7 +386,7 @@ def _training_args(config: TrainConfig, work_dir: Path, precision: str) -> Train
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm,
         bf16=precision == "bf16-autocast", remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        length_column_name="length", save_strategy="no", report_to="none", seed=config.seed,
+        length_column_name="length", save_strategy="no", save_total_limit=1, report_to="none", seed=config.seed,
         logging_steps=config.logging_steps, disable_tqdm=not config.progress,
         activation_checkpointing=config.gradient_checkpointing, deepspeed=config.deepspeed,
         dataloader_num_workers=0)
@@ -377,15 +410,59 @@ def save_atomically(model, tokenizer, output_dir: str | Path, # where the finish
     else: tmp.rename(out)
     return out
 
+class CheckpointEvery(TrainerCallback):
+    "Ask the Trainer for a checkpoint whenever `minutes` have passed since the last one (none at the last step)."
+    def __init__(self, minutes: float): self.seconds, self.last = minutes * 60, time.monotonic()
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self.last >= self.seconds and state.global_step < state.max_steps: control.should_save = True
+        return control
+    def on_save(self, args, state, control, **kwargs): self.last = time.monotonic()
+
+def run_fingerprint(model, data, config: TrainConfig) -> str:
+    "A hash of what decides a training run: the starting weights, the encoded examples and the settings."
+    h = hashlib.sha256()
+    h.update(json.dumps({k: v for k, v in asdict(config).items()
+                         if k not in ("progress", "logging_steps", "checkpoint_minutes")}, sort_keys=True).encode())
+    for col in ("input_ids", "loss_weights"): h.update(json.dumps(data[col][:]).encode())
+    with torch.no_grad():
+        for name, p in model.named_parameters(): h.update(f"{name} {torch.sum(p, dtype=torch.float64).item():.15e}".encode())
+    return h.hexdigest()
+
+def _last_checkpoint(work_dir: Path) -> Path | None:
+    "The newest complete checkpoint in `work_dir` (the Trainer writes `trainer_state.json` last)."
+    done = [p for p in work_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+def _resume_point(work_dir: Path, fingerprint: str) -> Path | None:
+    "The checkpoint of an interrupted run of this same training in `work_dir`, else None, leaving a fresh folder."
+    stamp = work_dir / "fingerprint.txt"
+    if work_dir.exists():
+        last = _last_checkpoint(work_dir) if stamp.exists() and stamp.read_text() == fingerprint else None
+        if last is not None: return last
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    stamp.write_text(fingerprint)
+    return None
+
+def _remove_dead_work_dirs(out: Path):
+    "Remove the work folders `.<name>.work-<pid>` that processes no longer running left beside `out`."
+    for d in out.parent.glob(f".{out.name}.work-*"):
+        try: os.kill(int(d.name.rsplit("-", 1)[1]), 0)
+        except ProcessLookupError: shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError): pass
+
 def train(model,                          # a causal LM (continues from its current weights)
           tokenizer,                      # its tokenizer
           examples,                       # texts, {"text", "weight_from"} dicts, or a Dataset with "text"
           output_dir: str | Path,         # where the final model + tokenizer are saved (atomically)
           config: TrainConfig | dict | None = None, # the run's settings
+          callbacks: list | None = None,  # extra `transformers.TrainerCallback`s
          ) -> tuple[object, dict]:
     "Weighted SFT of `model` on `examples`; saves to `output_dir`; returns the trained model and the run's figures."
     config = TrainConfig.from_dict(config) if isinstance(config, dict) else (config or TrainConfig())
     data, counts = tokenize_examples(tokenizer, examples, config)
+    resumable = config.checkpoint_minutes > 0 and int(os.environ.get("WORLD_SIZE", "1")) == 1
+    fingerprint = run_fingerprint(model, data, config) if resumable else None # of the starting weights, before any cast
     precision = resolve_precision(model, config.precision)
     orig_dtype = next(model.parameters()).dtype
     if config.lora:
@@ -398,7 +475,13 @@ def train(model,                          # a causal LM (continues from its curr
     if config.gradient_checkpointing: model.config.use_cache = False
     model.train()
     out = Path(output_dir)
-    work_dir = out.parent / f".{out.name}.work-{os.getpid()}"
+    resume = None
+    if resumable:
+        work_dir = out.parent / f".{out.name}.work"
+        _remove_dead_work_dirs(out)
+        resume = _resume_point(work_dir, fingerprint)
+        if resume is not None and config.progress: print(f"resuming the training of {out} from {resume.name}")
+    else: work_dir = out.parent / f".{out.name}.work-{os.getpid()}"
     args = _training_args(config, work_dir, precision)
     optimizers = (None, None)
     if precision == "bf16-master":
@@ -407,9 +490,10 @@ def train(model,                          # a causal LM (continues from its curr
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
                               data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
-                              loss_chunk=config.loss_chunk)
+                              loss_chunk=config.loss_chunk,
+                              callbacks=([CheckpointEvery(config.checkpoint_minutes)] if resumable else []) + list(callbacks or []))
     t0 = time.time()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
     seconds = time.time() - t0
     if precision == "bf16-master":
         optimizers[0].write_back(orig_dtype)
@@ -422,6 +506,7 @@ def train(model,                          # a causal LM (continues from its curr
     stats = {**counts, "precision": precision, "steps": steps, "train_loss": round(result.training_loss, 5),
              "seconds": round(seconds, 2), "tokens": tokens, "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
              "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+             "resumed_from_step": int(resume.name.split("-")[-1]) if resume is not None else None,
              "config": asdict(config)}
     save_atomically(model, tokenizer, out, stats, trainer=None if config.lora and config.merge_lora else trainer)
     if work_dir.exists() and trainer.is_world_process_zero(): shutil.rmtree(work_dir, ignore_errors=True)
