@@ -108,10 +108,8 @@ def main(argv=None):
               f"ratio {speedup:.2f}")
 
     if args.generate:
-        from tripost.format import question_prompt
-        from tripost.tasks.core import get_task
-        task = get_task("multistep_arithmetic")
-        prompts = [question_prompt(e.question) for e in task.generate(task.seen[0], args.generate, seed=0)]
+        from generation import questions # bench/generation.py: the same arithmetic prompts
+        _, prompts = questions(args.generate, None, 0)
         student = st.load_student()
         student.generate(prompts[:2], max_new_tokens=4, temperature=1.0) # warm up
         ours_s, ours_tok = generation(student, prompts, args.n, args.max_new_tokens, args.batch_size)
