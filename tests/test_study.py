@@ -55,6 +55,13 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     for r in edits:
         assert float(r["correct"]) + float(r["fixed"]) + float(r["dropped"]) == float(r["rollouts"]) > 0
         assert 0 <= float(r["answers_right"]) <= float(r["rollouts"]) # read back from the run folders' rollouts
+    firsts = list(csv.DictReader(open(reports / "first_errors.csv")))
+    assert [(r["task"], r["t"]) for r in firsts] == [(TASK, "1"), (TASK, "2")]
+    for r, e in zip(firsts, edits):
+        places = ("correct", "first", "middle", "last", "final", "form", "unread")
+        assert sum(float(r[p]) for p in places) == float(r["attempts"]) == float(e["rollouts"])
+        assert float(r["correct"]) == float(e["correct"]) # the expert's all-correct feedback is what makes an attempt correct
+    assert "## Where the student goes wrong" in text
     times = list(csv.DictReader(open(reports / "seed_times.csv")))
     assert [(r["seed"], r["task"]) for r in times] == [("0", TASK), ("1", TASK), ("0", "all"), ("1", "all")]
     assert "The stages of one seed, all tasks, summed: seed 0: " in text and "; seed 1: " in text

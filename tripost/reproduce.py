@@ -16,12 +16,14 @@ from .pipeline import Config, check_config, make_config, run_tripost
 from .tasks.core import TASKS
 
 # %% auto #0
-__all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'REPORT_FILES', 'study_configs', 'run_study', 'model_order',
-           'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler', 'sampled_answers_right', 'edit_table',
-           'markdown_table', 'main_table_markdown', 'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict',
-           'negative_findings', 'best_iterations', 'target_sentence', 'auroc', 'confidence_table',
-           'confidence_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'seed_times',
-           'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
+__all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLACES', 'REPORT_FILES', 'study_configs',
+           'run_study', 'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler',
+           'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown',
+           'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence',
+           'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_table',
+           'first_error_table_markdown', 'first_error_sentences', 'plot_iterations', 'plot_edits', 'timing_table',
+           'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
+           'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -340,6 +342,67 @@ def confidence_table_markdown(rows: list[dict]) -> str:
                                   _pct(r["called_correct_wrong"]), g(r["p_right"]), g(r["p_wrong"]), g(r["auroc"]),
                                   g(r["threshold"]), f"{r['revised']:g}", f"{r['fixed']:g}", f"{r['broken']:g}"] for r in rows])
 
+# %% ../nbs/33_reproduce.ipynb #7b591a68
+FIRST_ERROR_PLACES = ("correct", "first", "middle", "last", "final", "form", "unread")
+
+def first_error_place(edit # a `tripost.editing.Edit`, as read back from edits.jsonl
+                     ) -> str:
+    "Where the expert's first feedback puts the student's first mistake; one of `FIRST_ERROR_PLACES`."
+    from tripost.format import FINAL_LABEL, Feedback, parse_attempt
+    fb = edit.feedbacks[0] if edit.feedbacks else None
+    if not isinstance(fb, Feedback): return "unread"
+    if fb.correct: return "correct"
+    if fb.step == FINAL_LABEL: return "final"
+    labels = parse_attempt(edit.attempts[0] if edit.attempts else edit.rollout).labels
+    if fb.step not in labels: return "form"
+    k = labels.index(fb.step)
+    return "first" if k == 0 else "last" if k == len(labels) - 1 else "middle"
+
+def first_error_table(cfgs: list[Config]) -> list[dict]:
+    "Per task and TriPosT iteration, mean over the runs: where the expert found the first mistake of the student's attempts."
+    from tripost.editing import Edit
+    from tripost.tasks.core import read_jsonl
+    acc, examples = {}, {}
+    for cfg in cfgs:
+        for task in cfg.tasks:
+            for t in range(1, cfg.iterations + 1):
+                f = Path(cfg.root) / cfg.name / task / f"iter-{t}" / "edits.jsonl"
+                if not f.exists(): continue
+                counts = dict.fromkeys(FIRST_ERROR_PLACES, 0)
+                for d in read_jsonl(f):
+                    e = Edit.from_dict(d); place = first_error_place(e); counts[place] += 1
+                    if place not in ("correct", "unread"): examples.setdefault((task, t, place), e.feedbacks[0].text)
+                acc.setdefault((task, t), []).append(counts)
+    rows = []
+    for (task, t), runs in acc.items():
+        row = {"task": task, "t": t, "attempts": statistics.fmean(sum(c.values()) for c in runs),
+               **{p: statistics.fmean(c[p] for c in runs) for p in FIRST_ERROR_PLACES}}
+        wrong = [p for p in FIRST_ERROR_PLACES[1:-1] if row[p] > 0]
+        row["most"] = max(wrong, key=lambda p: row[p]) if wrong else "-"
+        row["example"] = examples.get((task, t, row["most"]), "-")
+        rows.append(row)
+    return rows
+
+_PLACE_WORDS = {"first": "the first step", "middle": "a middle step", "last": "the last numbered step",
+                "final": "the final response", "form": "a step that is not well formed"}
+
+def first_error_table_markdown(rows: list[dict]) -> str:
+    "The first-mistake table in Markdown: counts of attempts, and the expert's feedback on the most common place."
+    head = ["task", "t", "attempts", "all right", "first step", "middle step", "last step", "final response", "not well formed",
+            "no feedback", "example (most common place)"]
+    return markdown_table(head, [[r["task"].replace("_", " "), r["t"], f"{r['attempts']:g}",
+                                  *(f"{r[p]:g}" for p in FIRST_ERROR_PLACES), r["example"].replace("|", "\\|")] for r in rows])
+
+def first_error_sentences(rows: list[dict]) -> list[str]:
+    "One sentence per task and iteration: where most of the student's wrong attempts went wrong first."
+    out = []
+    for r in rows:
+        wrong = sum(r[p] for p in FIRST_ERROR_PLACES[1:-1])
+        if not wrong: continue
+        out.append(f"{r['task'].replace('_', ' ')}, t={r['t']}: the first mistake of {_pct(r[r['most']] / wrong)}% of the "
+                   f"student's wrong attempts is in {_PLACE_WORDS[r['most']]}, e.g. \"{r['example']}\"")
+    return out
+
 # %% ../nbs/33_reproduce.ipynb #54b41ff4
 def plot_iterations(results: dict, path: str | Path) -> Path:
     "Accuracy per iteration, one panel per task; saved as PNG."
@@ -425,7 +488,7 @@ def seed_time_sentence(rows: list[dict] # from `seed_times`
     return "The stages of one seed, all tasks, summed: " + "; ".join(out) + "." if out else "(no timings)"
 
 REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "seed_times.csv",
-                "accuracy.png", "edits.png")
+                "first_errors.csv", "accuracy.png", "edits.png")
 
 def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                  reports: str | Path,          # the folder to write into
@@ -434,10 +497,11 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
     "Write results.md, the CSV tables and the PNG figures into `reports`; return the path of results.md."
     reports = Path(reports); reports.mkdir(parents=True, exist_ok=True)
     mt, st, et = main_table(results), si_table(results), edit_table(results, cfgs)
-    tt, ct = timing_table(cfgs or []), confidence_table(cfgs or [])
+    tt, ct, fe = timing_table(cfgs or []), confidence_table(cfgs or []), first_error_table(cfgs or [])
     write_csv(mt, reports / "main_table.csv"); write_csv(st, reports / "si_table.csv")
     write_csv(et, reports / "edit_stats.csv"); write_csv(tt, reports / "timings.csv")
     write_csv(ct, reports / "confidence.csv"); write_csv(seed_times(cfgs or []), reports / "seed_times.csv")
+    write_csv(fe, reports / "first_errors.csv")
     plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
     md = ["# TriPosT: results", ""]
@@ -471,6 +535,12 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "those the expert fixed, those dropped (and why), the training examples kept after rebalancing, and how often "
            "the student's own feedback agreed with the expert's.", "", edit_table_markdown(et) if et else "(no iterations ran)", "",
            "![edit statistics](edits.png)", "",
+           "## Where the student goes wrong", "",
+           "Where the expert's first feedback put the first mistake of each sampled training attempt (mean over seeds): the "
+           "first numbered step, a middle one, the last one, the final response, or a step that is not well formed; with the "
+           "expert's feedback on one attempt of the most common place. A mistake that keeps falling in the same kind of step "
+           "is a skill the student lacks, and checking that step means doing its work again.", "",
+           *(f"- {s}" for s in first_error_sentences(fe)), "", first_error_table_markdown(fe) if fe else "(no edits)", "",
            "## Does the student know when it is wrong?", "",
            "On the validation questions, per TriPosT iteration (mean over seeds): first attempts that were right; how often "
            "the model's own feedback called a right and a wrong attempt all-correct; the median probability it gives that "
