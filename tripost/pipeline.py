@@ -61,6 +61,7 @@ class Config:
     lr: float = 1e-4                 # learning rate
     batch_size: int = 16             # training batch size
     weight: float = 1.5              # w: the weight of tokens from the first "Feedback:" on
+    train_corrected: bool = True     # train the wrong attempt of an improvement example (False: context only, from its feedback on)
     max_length: int = 1024           # the longest training text, in tokens
     # the loop
     iterations: int = 3              # T: TriPosT iterations
@@ -306,7 +307,8 @@ def train_stage(run: Run, init,              # the model to start from (a path, 
     on_cpu = pick_device(cfg.device).type == "cpu" # train from fp32 weights there, so that what is saved keeps full precision
     student = load_student(resolve_model(init), device=cfg.device, dtype=cfg.dtype or ("fp32" if on_cpu else None))
     tc = TrainConfig(epochs=epochs, learning_rate=cfg.lr, batch_size=cfg.batch_size, feedback_weight=cfg.weight,
-                     max_length=cfg.max_length, lora=cfg.lora, seed=seed, progress=run.progress)
+                     train_corrected=cfg.train_corrected, max_length=cfg.max_length, lora=cfg.lora, seed=seed,
+                     progress=run.progress)
     train(student.model, student.tokenizer, [{"text": r["text"]} for r in records], out, tc)
     return out
 

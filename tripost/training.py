@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .format import ANSWER_START, FEEDBACK_PREFIX
+from .format import ANSWER_START, FEEDBACK_PREFIX, UPDATE_START
 
 # %% auto #0
 __all__ = ['TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples', 'WeightedCollator',
@@ -35,6 +35,7 @@ class TrainConfig:
     "Settings of one weighted-SFT run."
     feedback_weight: float = 1.5   # w: the weight of every token from the first `Feedback:` on
     train_prompt: bool = True      # train the question tokens too (the reference does)
+    train_corrected: bool = True   # train the attempt an example corrects (before its first `Feedback:`); the reference does by default
     epochs: float = 2.0            # passes over the examples
     learning_rate: float = 1e-4    # peak learning rate
     batch_size: int = 8            # examples per device and step
@@ -103,6 +104,7 @@ def encode(tokenizer,                    # the student's tokenizer
            feedback_weight: float = 1.5, # w for the tokens from `weight_from` on
            weight_from: int | None = -1, # character offset where w starts; -1: the first `Feedback:` line; None: nowhere
            train_prompt: bool = True,    # train the question tokens too
+           train_corrected: bool = True, # train the attempt before the first `Feedback:` of a text with an `Updated Answer:`
           ) -> dict:
     "Token ids with EOS appended, labels (-100 where not trained) and one loss weight per token."
     if not isinstance(text, str) or not text.strip(): raise ValueError(f"a training text must be a non-empty string, got {text!r:.80}")
@@ -110,6 +112,7 @@ def encode(tokenizer,                    # the student's tokenizer
     if weight_from == -1: weight_from = feedback_start(text)
     ids, spans = _token_spans(tokenizer, text)
     cut = prompt_end(text) if not train_prompt else 0
+    if not train_corrected and UPDATE_START in text: cut = max(cut, feedback_start(text) or 0)
     labels, weights = [], []
     for tok, (a, b) in zip(ids, spans):
         weights.append(feedback_weight if weight_from is not None and b > weight_from else 1.0)
@@ -146,7 +149,7 @@ def tokenize_examples(tokenizer,            # the student's tokenizer
     config = config or TrainConfig()
     rows, too_long = [], 0
     for r in as_records(examples):
-        e = encode(tokenizer, r["text"], config.feedback_weight, r["weight_from"], config.train_prompt)
+        e = encode(tokenizer, r["text"], config.feedback_weight, r["weight_from"], config.train_prompt, config.train_corrected)
         if len(e["input_ids"]) > config.max_length: too_long += 1; continue
         rows.append({**e, "length": len(e["input_ids"])})
     if not rows: raise ValueError(f"all {too_long} examples are longer than max_length={config.max_length}")
