@@ -21,9 +21,9 @@ __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLA
            'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown',
            'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence',
            'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_table',
-           'first_error_table_markdown', 'first_error_sentences', 'plot_iterations', 'plot_edits', 'timing_table',
-           'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
-           'reproduce']
+           'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'plot_iterations', 'plot_edits',
+           'timing_table', 'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir',
+           'study_notebooks', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -402,6 +402,23 @@ def first_error_sentences(rows: list[dict]) -> list[str]:
         out.append(f"{r['task'].replace('_', ' ')}, t={r['t']}: the first mistake of {_pct(r[r['most']] / wrong)}% of the "
                    f"student's wrong attempts is in {_PLACE_WORDS[r['most']]}, e.g. \"{r['example']}\"")
     return out
+
+# %% ../nbs/33_reproduce.ipynb #124ec7a1
+def eval_first_errors(folder: str | Path, # a task's folder in a run (holding data/test.jsonl)
+                      model: str          # a model's folder name under it, e.g. "ft_rationale" or "iter-1"
+                     ) -> dict:
+    "How many of the model's greedy first attempts on test the task's scripted expert finds right, or wrong first at each place."
+    from tripost.editing import edit_rollouts
+    from tripost.evaluation import load_records
+    from tripost.tasks.core import get_task, read_examples
+    folder = Path(folder)
+    by_q = {e.question: e for e in read_examples(folder / "data" / "test.jsonl")}
+    recs = load_records(folder / model / "eval.jsonl")
+    edits = edit_rollouts([by_q[r.question] for r in recs], [r.attempts[0] for r in recs], get_task(recs[0].task) if recs else None,
+                          max_updates=0, progress=False)
+    counts = dict.fromkeys(FIRST_ERROR_PLACES, 0)
+    for e in edits: counts[first_error_place(e)] += 1
+    return counts
 
 # %% ../nbs/33_reproduce.ipynb #54b41ff4
 def plot_iterations(results: dict, path: str | Path) -> Path:

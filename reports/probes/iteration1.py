@@ -13,23 +13,16 @@ trained again first.
 It prints the unit's iteration 1 beside the probe's: test accuracy, revisions, and the trigger's validation figures.
 """
 import argparse, json, shutil, time
-from collections import Counter
 from pathlib import Path
 
-from tripost.editing import edit_rollouts
 from tripost.evaluation import load_records
 from tripost.pipeline import config_from_yaml, config_to_yaml, run_tripost
-from tripost.reproduce import FIRST_ERROR_PLACES, _confidence, first_error_place, study_configs
-from tripost.tasks.core import get_task, read_examples
+from tripost.reproduce import _confidence, eval_first_errors, study_configs
 
-def test_first_errors(folder: Path, task: str) -> str:
-    "Where the scripted expert puts the first mistake of each greedy first attempt on test (iteration 1's records)."
-    by_q = {e.question: e for e in read_examples(folder / task / "data" / "test.jsonl")}
-    recs = load_records(folder / task / "iter-1" / "eval.jsonl")
-    edits = edit_rollouts([by_q[r.question] for r in recs], [r.attempts[0] for r in recs], get_task(task), max_updates=0,
-                          progress=False)
-    n = Counter(first_error_place(e) for e in edits)
-    return ", ".join(f"{p} {n[p]}" for p in FIRST_ERROR_PLACES if n[p])
+def places(counts: dict) -> str:
+    "The non-zero counts of `eval_first_errors`, in words."
+    return ", ".join(f"{p} {n}" for p, n in counts.items() if n)
+
 
 here = Path(__file__).resolve().parent
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,4 +61,4 @@ for label, r, folder in ((f"unit, {unit.epochs} epoch(s)", base, src), (f"probe,
           f"validation: {conf['right']} of {conf['val']} right, called all-correct {conf['called_correct_right']:.0%} of right and "
           f"{conf['called_correct_wrong']:.0%} of wrong attempts, AUROC of that confidence {conf['auroc']:.2f}; trigger threshold "
           f"{ch['threshold']:.3g} takes validation {ch['val_without']} -> {ch['val_correct']}, test total {trig['total']:.3f}, revised {trig['revised']}")
-    print(f"  first mistakes of its test attempts, by the scripted expert: {test_first_errors(folder, task)}")
+    print(f"  first mistakes of its test attempts, by the scripted expert: {places(eval_first_errors(folder / task, 'iter-1'))}")
