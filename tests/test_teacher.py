@@ -20,6 +20,8 @@ from tripost.teacher import (LLMTeacher, MixedTeacher, ScriptedTeacher, Shot, Te
                              check_improvement)
 
 FAST = dict(timeout=0.5, backoff=0.02, max_backoff=0.3, max_retries=5, seed=0, progress=False)
+# at most 3 planned faults per item; the spare retries absorb the extra timeouts of a loaded machine
+FAULTS = dict(FAST, max_retries=10)
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +46,15 @@ def files_text(folder):
 def test_200_requests_through_faults(arith, fault_server, tmp_path, mode):
     items = make_items(arith, 200)
     server = fault_server(expert_responder(arith, [ex for ex, _ in items]), seed=1)
-    teacher = LLMTeacher(arith, "fault-model", server.base_url, mode=mode, cache_dir=tmp_path, concurrency=16, **FAST)
+    teacher = LLMTeacher(arith, "fault-model", server.base_url, mode=mode, cache_dir=tmp_path, concurrency=16, **FAULTS)
     res = teacher.feedback_batch(items)
     stats, served, plan = teacher.stats.as_dict(), server.served_summary(), server.plan_summary()
     status = Counter(r.status for r in res)
     print(mode, status, stats, served, plan)
     assert len(res) == 200 and sum(status.values()) == 200                      # none lost
-    assert served["faulty"] / served["total"] >= 0.30                            # >= 30% faults
+    planned = plan["transient_planned"] + plan["bad_layout"]
+    assert planned / (plan["prompts"] + plan["transient_planned"]) >= 0.30       # >= 30% faults (of a client that never times out early)
+    assert served["faulty"] >= planned                                           # every planned fault served (load only adds good answers)
     assert set(served["by_kind"]) >= {"server_error", "rate_limited", "slow", "cut", "drop", "bad_layout"}
     assert status["failed"] == 0                                                 # every transient fault recovered
     assert stats["retries"] >= plan["transient_planned"]                        # ... each one met and retried
@@ -62,7 +66,7 @@ def test_200_requests_through_faults(arith, fault_server, tmp_path, mode):
 
     # the same batch again, by a new teacher on the same cache: no request, the same results
     before = served["total"]
-    again = LLMTeacher(arith, "fault-model", server.base_url, mode=mode, cache_dir=tmp_path, concurrency=16, **FAST)
+    again = LLMTeacher(arith, "fault-model", server.base_url, mode=mode, cache_dir=tmp_path, concurrency=16, **FAULTS)
     res2 = again.feedback_batch(items)
     assert server.served_summary()["total"] == before and again.stats.as_dict()["requests"] == 0
     assert [(r.status, r.value, r.reason, r.raw) for r in res2] == [(r.status, r.value, r.reason, r.raw) for r in res]
