@@ -62,6 +62,9 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
         assert sum(float(r[p]) for p in places) == float(r["attempts"]) == float(e["rollouts"])
         assert float(r["correct"]) == float(e["correct"]) # the expert's all-correct feedback is what makes an attempt correct
     assert "## Where the student goes wrong" in text
+    on_test = list(csv.DictReader(open(reports / "first_errors_test.csv")))
+    assert [r["method"] for r in on_test][:1] == ["ft rationale"] and "TriPosT (t=2)" in [r["method"] for r in on_test]
+    for r in on_test: assert sum(float(r[p]) for p in places) == float(r["attempts"]) > 0
     times = list(csv.DictReader(open(reports / "seed_times.csv")))
     assert [(r["seed"], r["task"]) for r in times] == [("0", TASK), ("1", TASK), ("0", "all"), ("1", "all")]
     assert "The stages of one seed, all tasks, summed: seed 0: " in text and "; seed 1: " in text

@@ -21,9 +21,9 @@ __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLA
            'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown',
            'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence',
            'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_table',
-           'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'plot_iterations', 'plot_edits',
-           'timing_table', 'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir',
-           'study_notebooks', 'reproduce']
+           'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'eval_first_error_table',
+           'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'seed_times',
+           'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -420,6 +420,26 @@ def eval_first_errors(folder: str | Path, # a task's folder in a run (holding da
     for e in edits: counts[first_error_place(e)] += 1
     return counts
 
+# %% ../nbs/33_reproduce.ipynb #ae503660
+def eval_first_error_table(cfgs: list[Config]) -> list[dict]:
+    "Per task and model, mean over the runs: `eval_first_errors` of its greedy first attempts on test."
+    acc = {}
+    for cfg in cfgs:
+        for task in cfg.tasks:
+            tdir = Path(cfg.root) / cfg.name / task
+            if not (tdir / "data" / "test.jsonl").exists(): continue
+            names = [p.parent.name for p in tdir.glob("*/eval.jsonl") if p.parent.name != "si_prompt"] # si_prompt reuses ft rationale's
+            for m in model_order(names): acc.setdefault((task, m), []).append(eval_first_errors(tdir, m))
+    return [{"task": task, "method": method_label(m), "attempts": statistics.fmean(sum(c.values()) for c in runs),
+             **{p: statistics.fmean(c[p] for c in runs) for p in FIRST_ERROR_PLACES}} for (task, m), runs in acc.items()]
+
+def eval_first_error_table_markdown(rows: list[dict]) -> str:
+    "The test first-mistake table in Markdown."
+    head = ["task", "method", "test attempts", "all right", "first step", "middle step", "last step", "final response",
+            "not well formed"]
+    return markdown_table(head, [[r["task"].replace("_", " "), r["method"], f"{r['attempts']:g}",
+                                  *(f"{r[p]:g}" for p in FIRST_ERROR_PLACES[:-1])] for r in rows])
+
 # %% ../nbs/33_reproduce.ipynb #54b41ff4
 def plot_iterations(results: dict, path: str | Path) -> Path:
     "Accuracy per iteration, one panel per task; saved as PNG."
@@ -505,7 +525,7 @@ def seed_time_sentence(rows: list[dict] # from `seed_times`
     return "The stages of one seed, all tasks, summed: " + "; ".join(out) + "." if out else "(no timings)"
 
 REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "seed_times.csv",
-                "first_errors.csv", "accuracy.png", "edits.png")
+                "first_errors.csv", "first_errors_test.csv", "accuracy.png", "edits.png")
 
 def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                  reports: str | Path,          # the folder to write into
@@ -519,6 +539,7 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
     write_csv(et, reports / "edit_stats.csv"); write_csv(tt, reports / "timings.csv")
     write_csv(ct, reports / "confidence.csv"); write_csv(seed_times(cfgs or []), reports / "seed_times.csv")
     write_csv(fe, reports / "first_errors.csv")
+    tf = eval_first_error_table(cfgs or []); write_csv(tf, reports / "first_errors_test.csv")
     plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
     md = ["# TriPosT: results", ""]
@@ -558,6 +579,8 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "expert's feedback on one attempt of the most common place. A mistake that keeps falling in the same kind of step "
            "is a skill the student lacks, and checking that step means doing its work again.", "",
            *(f"- {s}" for s in first_error_sentences(fe)), "", first_error_table_markdown(fe) if fe else "(no edits)", "",
+           "On test, the greedy first attempts of each model, checked by the task's scripted expert (mean over seeds):", "",
+           eval_first_error_table_markdown(tf) if tf else "(no test records)", "",
            "## Does the student know when it is wrong?", "",
            "On the validation questions, per TriPosT iteration (mean over seeds): first attempts that were right; how often "
            "the model's own feedback called a right and a wrong attempt all-correct; the median probability it gives that "
