@@ -20,10 +20,11 @@ __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLA
            'run_study', 'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler',
            'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown',
            'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence',
-           'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_table',
-           'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'eval_first_error_table',
-           'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'seed_times',
-           'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'reproduce']
+           'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_counts',
+           'first_error_table', 'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors',
+           'eval_first_error_table', 'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
+           'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
+           'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -358,6 +359,12 @@ def first_error_place(edit # a `tripost.editing.Edit`, as read back from edits.j
     k = labels.index(fb.step)
     return "first" if k == 0 else "last" if k == len(labels) - 1 else "middle"
 
+def first_error_counts(edits: list) -> dict:
+    "How many of the edits fall in each of `FIRST_ERROR_PLACES`."
+    counts = dict.fromkeys(FIRST_ERROR_PLACES, 0)
+    for e in edits: counts[first_error_place(e)] += 1
+    return counts
+
 def first_error_table(cfgs: list[Config]) -> list[dict]:
     "Per task and TriPosT iteration, mean over the runs: where the expert found the first mistake of the student's attempts."
     from tripost.editing import Edit
@@ -368,11 +375,11 @@ def first_error_table(cfgs: list[Config]) -> list[dict]:
             for t in range(1, cfg.iterations + 1):
                 f = Path(cfg.root) / cfg.name / task / f"iter-{t}" / "edits.jsonl"
                 if not f.exists(): continue
-                counts = dict.fromkeys(FIRST_ERROR_PLACES, 0)
-                for d in read_jsonl(f):
-                    e = Edit.from_dict(d); place = first_error_place(e); counts[place] += 1
-                    if place not in ("correct", "unread"): examples.setdefault((task, t, place), e.feedbacks[0].text)
-                acc.setdefault((task, t), []).append(counts)
+                edits = [Edit.from_dict(d) for d in read_jsonl(f)]
+                for e in edits:
+                    if (place := first_error_place(e)) not in ("correct", "unread"):
+                        examples.setdefault((task, t, place), e.feedbacks[0].text)
+                acc.setdefault((task, t), []).append(first_error_counts(edits))
     rows = []
     for (task, t), runs in acc.items():
         row = {"task": task, "t": t, "attempts": statistics.fmean(sum(c.values()) for c in runs),
@@ -416,9 +423,7 @@ def eval_first_errors(folder: str | Path, # a task's folder in a run (holding da
     recs = load_records(folder / model / "eval.jsonl")
     edits = edit_rollouts([by_q[r.question] for r in recs], [r.attempts[0] for r in recs], get_task(recs[0].task) if recs else None,
                           max_updates=0, progress=False)
-    counts = dict.fromkeys(FIRST_ERROR_PLACES, 0)
-    for e in edits: counts[first_error_place(e)] += 1
-    return counts
+    return first_error_counts(edits)
 
 # %% ../nbs/33_reproduce.ipynb #ae503660
 def eval_first_error_table(cfgs: list[Config]) -> list[dict]:
