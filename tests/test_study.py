@@ -65,6 +65,11 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     on_test = list(csv.DictReader(open(reports / "first_errors_test.csv")))
     assert [r["method"] for r in on_test][:1] == ["ft rationale"] and "TriPosT (t=2)" in [r["method"] for r in on_test]
     for r in on_test: assert sum(float(r[p]) for p in places) == float(r["attempts"]) > 0
+    paired = list(csv.DictReader(open(reports / "paired.csv")))
+    assert [(r["task"], r["against"], r["seeds"]) for r in paired] == [(TASK, "ft rationale", "2"), (TASK, "gold control (same t)", "2")]
+    for r in paired:
+        assert sum(int(r[k]) for k in ("both", "only_tripost", "only_other", "neither")) == int(r["questions"]) > 0 and 0 < float(r["p"]) <= 1
+    assert "McNemar's exact p" in text and "| TriPosT's best iteration against |" in text
     times = list(csv.DictReader(open(reports / "seed_times.csv")))
     assert [(r["seed"], r["task"]) for r in times] == [("0", TASK), ("1", TASK), ("0", "all"), ("1", "all")]
     assert "The stages of one seed, all tasks, summed: seed 0: " in text and "; seed 1: " in text

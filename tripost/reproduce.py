@@ -20,7 +20,8 @@ __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLA
            'run_study', 'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler',
            'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown',
            'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence',
-           'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_counts',
+           'mcnemar_p', 'paired_counts', 'paired_table', 'paired_table_markdown', 'paired_sentence', 'auroc',
+           'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_counts',
            'first_error_table', 'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors',
            'eval_first_error_table', 'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
            'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
@@ -292,6 +293,65 @@ def target_sentence(results: dict) -> str:
     return (f"**Target ({met}).** TriPosT's best iteration ({how}) beats ft rationale in total accuracy on "
             f"{len(wins)} of {len(parts)} tasks (the target is at least 3 of 4): " + "; ".join(parts) + ".")
 
+# %% ../nbs/33_reproduce.ipynb #3a3708e4
+def mcnemar_p(only_a: int, # questions only the first model got right
+              only_b: int  # questions only the second model got right
+             ) -> float:
+    "Exact two-sided McNemar p: the chance of a split of the discordant questions at least this uneven, at even odds."
+    n, k = only_a + only_b, min(only_a, only_b)
+    if n == 0: return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+def paired_counts(folder: str | Path, # a task's folder in a run
+                  a: str,             # a model's folder name under it, e.g. "iter-2"
+                  b: str              # another, e.g. "ft_rationale"
+                 ) -> dict:
+    "Test questions whose final answer both models got right, only `a`, only `b`, or neither (from their eval.jsonl)."
+    from tripost.evaluation import load_records
+    fa, fb = Path(folder) / a / "eval.jsonl", Path(folder) / b / "eval.jsonl"
+    ra, rb = load_records(fa), load_records(fb)
+    if [(r.subtask, r.question) for r in ra] != [(r.subtask, r.question) for r in rb]:
+        raise ValueError(f"{fa} and {fb} do not answer the same test questions in the same order ({len(ra)} and {len(rb)} records)")
+    pairs = [(x.final_correct, y.final_correct) for x, y in zip(ra, rb)]
+    return {"both": pairs.count((True, True)), "only_a": pairs.count((True, False)),
+            "only_b": pairs.count((False, True)), "neither": pairs.count((False, False))}
+
+def paired_table(results: dict,     # {seed: {task: {model: metrics}}}, for the iteration chosen on validation
+                 cfgs: list[Config] # the study's runs (their eval.jsonl records)
+                ) -> list[dict]:
+    "Per task, over the seeds: TriPosT's best iteration against ft rationale and the same-t gold control, with McNemar's p."
+    best, acc = best_iterations(results), {}
+    for cfg in cfgs:
+        for task in cfg.tasks:
+            it, tdir = best.get(cfg.seed, {}).get(task), Path(cfg.root) / cfg.name / task
+            if it is None or not (tdir / it / "eval.jsonl").exists(): continue
+            for other, label in (("ft_rationale", "ft rationale"), (f"gold_control-{it[5:]}", "gold control (same t)")):
+                if not (tdir / other / "eval.jsonl").exists(): continue
+                c = paired_counts(tdir, it, other)
+                row = acc.setdefault((task, label), {"task": task, "against": label, "seeds": 0, "t": [], "questions": 0,
+                                                     "both": 0, "only_tripost": 0, "only_other": 0, "neither": 0})
+                row["seeds"] += 1; row["t"].append(it[5:]); row["questions"] += sum(c.values())
+                for k, v in (("both", c["both"]), ("only_tripost", c["only_a"]), ("only_other", c["only_b"]), ("neither", c["neither"])):
+                    row[k] += v
+    return [{**r, "t": ", ".join(r["t"]), "p": mcnemar_p(r["only_tripost"], r["only_other"])} for r in acc.values()]
+
+def paired_table_markdown(rows: list[dict]) -> str:
+    "The paired comparison in Markdown."
+    head = ["task", "TriPosT's best iteration against", "seeds (t chosen)", "test questions", "only TriPosT right",
+            "only the other right", "McNemar p"]
+    return markdown_table(head, [[r["task"].replace("_", " "), r["against"], f"{r['seeds']} ({r['t']})", r["questions"],
+                                  r["only_tripost"], r["only_other"], f"{r['p']:.2g}"] for r in rows])
+
+def paired_sentence(rows: list[dict]) -> str:
+    "In one sentence: which of the paired differences are unlikely to be chance (p < 0.05)."
+    if not rows: return ""
+    sig = [r for r in rows if r["p"] < 0.05]
+    if not sig: return (f"None of these {len(rows)} differences is beyond chance (every McNemar p ≥ 0.05): on these test "
+                        "questions the comparisons above cannot tell the methods apart.")
+    return ("Beyond chance (p < 0.05): " + "; ".join(
+        f"{r['task'].replace('_', ' ')}, TriPosT against {r['against']}: {r['only_tripost']} vs {r['only_other']} questions "
+        f"(p = {r['p']:.2g})" for r in sig) + f". The other {len(rows) - len(sig)} could be chance.")
+
 # %% ../nbs/33_reproduce.ipynb #bb6a7f4c
 def auroc(right: list[float], # scores of the positive cases (right attempts)
           wrong: list[float]  # scores of the negative cases (wrong attempts)
@@ -530,7 +590,7 @@ def seed_time_sentence(rows: list[dict] # from `seed_times`
     return "The stages of one seed, all tasks, summed: " + "; ".join(out) + "." if out else "(no timings)"
 
 REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "seed_times.csv",
-                "first_errors.csv", "first_errors_test.csv", "accuracy.png", "edits.png")
+                "first_errors.csv", "first_errors_test.csv", "paired.csv", "accuracy.png", "edits.png")
 
 def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                  reports: str | Path,          # the folder to write into
@@ -545,6 +605,7 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
     write_csv(ct, reports / "confidence.csv"); write_csv(seed_times(cfgs or []), reports / "seed_times.csv")
     write_csv(fe, reports / "first_errors.csv")
     tf = eval_first_error_table(cfgs or []); write_csv(tf, reports / "first_errors_test.csv")
+    pt = paired_table(results, cfgs or []); write_csv(pt, reports / "paired.csv")
     plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
     md = ["# TriPosT: results", ""]
@@ -556,6 +617,10 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                f"ratio {c.ratio}, at most {c.eval_max_updates} updated answer(s) at evaluation. Seeds: {', '.join(map(str, seeds))} "
                f"(run folders `{Path(c.root).name}/{c.name.rsplit('-', 2)[0]}-<task>-s<seed>`).", ""]
     md += ["## What it shows", "", target_sentence(results), "", *verdict(results), "",
+           "Question by question on test (all seeds together), TriPosT's best iteration against ft rationale and the gold "
+           "control of the same iteration: the questions only one of the two got right, and McNemar's exact p (the chance "
+           "of a split at least this uneven if both were equally good). " + paired_sentence(pt), "",
+           paired_table_markdown(pt) if pt else "(no paired test records)", "",
            "The paper's negative findings, checked:", "", *(negative_findings(results) or ["(no baselines ran)"]), "",
            "## Main table", "",
            "Accuracy in percent on the seen subtasks (those trained on), the unseen ones (held out) and in total, "
