@@ -47,7 +47,7 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     table = [l for l in text.splitlines() if l.startswith("| method |")][0]
     assert table == "| method | multistep arithmetic seen | multistep arithmetic unseen | multistep arithmetic total |"
     for m in METHODS: assert f"| {m} |" in text
-    assert "**multistep arithmetic.** TriPosT (t=2)" in text and "ft rationale" in text
+    assert "**multistep arithmetic.** The last iteration: TriPosT (t=2)" in text and "ft rationale" in text
     assert "The paper's negative findings, checked:" in text and "Prompted with two expert demonstrations, ft rationale revised" in text
     assert "## Does the student know when it is wrong?" in text and "| multistep_arithmetic | 1 |" in text
     edits = list(csv.DictReader(open(reports / "edit_stats.csv")))
@@ -88,6 +88,7 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     (reports / "04_tripost.ipynb").unlink()
     reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, run_root=runs, progress=False)
     assert (reports / "04_tripost.ipynb").exists()
+    assert json.loads((reports / "reproduce.json").read_text())["finished"] == NOTEBOOKS # run again, not listed twice
     assert {f: (reports / f).stat().st_mtime for f in NOTEBOOKS if f != "04_tripost.ipynb"} == \
            {f: t for f, t in mtimes.items() if f != "04_tripost.ipynb"}
     assert {p: p.read_text() for p in runs.rglob("timings.jsonl")} == timings # no stage ran again, no model was needed

@@ -238,7 +238,7 @@ def verdict(results: dict) -> list[str]:
             lines.append(f"With the revision trigger (threshold chosen on validation, {mean('threshold'):.3g} on average) it "
                          f"revised {_pct(mean('frequency'))}% with a net effect of {mean('net'):+g} questions: "
                          f"{_pct(*mean_sd(_values(results, t, trig, 'total')))}% in total.")
-        out.append(f"**{t.replace('_', ' ')}.** " + " ".join(l for l in lines if l))
+        out.append(f"**{t.replace('_', ' ')}.** The last iteration: " + " ".join(l for l in lines if l))
     return out
 
 # %% ../nbs/33_reproduce.ipynb #60ac4fb1
@@ -616,12 +616,12 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                f"{c.rationale_epochs} epochs of ft rationale and {c.epochs} per iteration, lr {c.lr}, w = {c.weight}, "
                f"ratio {c.ratio}, at most {c.eval_max_updates} updated answer(s) at evaluation. Seeds: {', '.join(map(str, seeds))} "
                f"(run folders `{Path(c.root).name}/{c.name.rsplit('-', 2)[0]}-<task>-s<seed>`).", ""]
-    md += ["## What it shows", "", target_sentence(results), "", *verdict(results), "",
+    md += ["## What it shows", "", target_sentence(results), "", "\n\n".join(verdict(results)), "",
            "Question by question on test (all seeds together), TriPosT's best iteration against ft rationale and the gold "
            "control of the same iteration: the questions only one of the two got right, and McNemar's exact p (the chance "
            "of a split at least this uneven if both were equally good). " + paired_sentence(pt), "",
            paired_table_markdown(pt) if pt else "(no paired test records)", "",
-           "The paper's negative findings, checked:", "", *(negative_findings(results) or ["(no baselines ran)"]), "",
+           "The paper's negative findings, checked:", "", "\n\n".join(negative_findings(results) or ["(no baselines ran)"]), "",
            "## Main table", "",
            "Accuracy in percent on the seen subtasks (those trained on), the unseen ones (held out) and in total, "
            f"mean ± standard deviation over {len(seeds)} seed(s). *gold control (t)* continues ft rationale on as many gold "
@@ -726,6 +726,6 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
         except pm.PapermillExecutionError as e:
             raise ReproduceError(f"study notebook {nb.name} failed ({e.ename}: {e.evalue}); the executed notebook "
                                  f"with the error is {out}") from None
-        state["finished"].append(nb.name)
+        if nb.name not in state["finished"]: state["finished"].append(nb.name)
         state_file.write_text(json.dumps(state, indent=1))
     return reports / "results.md"
