@@ -28,8 +28,9 @@ log = logging.getLogger("tripost")
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
            'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
-           'Run', 'make_data', 'base_model', 'resolve_model', 'load_model', 'make_teacher', 'train_stage', 'copy_model',
-           'eval_stage', 'trigger_stage', 'window', 'run_task', 'run_baselines', 'run_tripost']
+           'host_summary', 'Run', 'make_data', 'base_model', 'resolve_model', 'load_model', 'make_teacher',
+           'train_stage', 'copy_model', 'eval_stage', 'trigger_stage', 'window', 'run_task', 'run_baselines',
+           'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -196,6 +197,19 @@ def resident_gb() -> float | None:
     try: return round(int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
     except (OSError, ValueError, IndexError): return None
 
+@functools.cache
+def host_summary(device: str | None = None # the run's device ("cpu", "cuda", ...); None: the one `pick_device` picks
+                ) -> str:
+    "The machine in a few words: the GPU's name, or the CPU's model, the threads torch uses and whether it has bf16."
+    from tripost.student import cpu_has_bf16, pick_device
+    import torch, platform
+    dev = pick_device(device)
+    if dev.type == "cuda": return f"{torch.cuda.get_device_name(dev)} (cuda)"
+    if dev.type != "cpu": return dev.type
+    try: model = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+    except (OSError, StopIteration): model = platform.processor() or platform.machine()
+    return f"{model}, {torch.get_num_threads()} threads, {'bf16' if cpu_has_bf16() else 'no bf16'}"
+
 STAGE_CHOICES = {"baselines", "trigger"} # fields that only choose which stages run: a run folder may change them
 
 class Run:
@@ -241,7 +255,7 @@ class Run:
             secs, self._inner = took - self._inner, outer + took
         if not artifact.exists(): raise RuntimeError(f"stage {name} did not write {artifact}")
         self.stats["ran"].append(name)
-        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb()}
+        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb(), "host": host_summary(self.cfg.device)}
         with open(self.dir / "timings.jsonl", "a") as f: f.write(json.dumps(line) + "\n")
         return artifact
 
@@ -300,7 +314,7 @@ def train_stage(run: Run, init,              # the model to start from (a path, 
                 epochs: int,                 # epochs over `records`
                 seed: int                    # the training seed
                ) -> Path:
-    "Weighted SFT from `init` on `records`; the trained model is written to `out` atomically."
+    "Weighted SFT from `init` on `records`; the trained model is written to `out` atomically, its training record beside it."
     from tripost.training import TrainConfig, train
     cfg = run.cfg
     from tripost.student import load_student, pick_device
@@ -310,6 +324,9 @@ def train_stage(run: Run, init,              # the model to start from (a path, 
                      train_corrected=cfg.train_corrected, max_length=cfg.max_length, lora=cfg.lora, seed=seed,
                      progress=run.progress)
     train(student.model, student.tokenizer, [{"text": r["text"]} for r in records], out, tc)
+    # the training's record (precision, tokens per second, losses) also beside the model, where a run folder committed
+    # without its weights keeps it (reports/runs)
+    if (out / "training.json").exists(): shutil.copy2(out / "training.json", out.parent / "training.json")
     return out
 
 def copy_model(src, # the model to copy (a path, or the stage that trains it)

@@ -566,27 +566,31 @@ def timing_table(cfgs: list[Config]) -> list[dict]:
     return [{"model": m, "stage": s, "seconds": round(v, 1)} for (m, s), v in sorted(acc.items(), key=lambda kv: -kv[1])]
 
 def seed_times(cfgs: list[Config]) -> list[dict]:
-    "Seconds per seed and task (every stage of the run summed), then a row per seed with task 'all'."
-    rows, totals = [], {}
+    "Seconds per seed and task (every stage of the run summed) and the machines they ran on, then a row per seed with task 'all'."
+    rows, totals, hosts = [], {}, {}
     for cfg in cfgs:
         f = Path(cfg.root) / cfg.name / "timings.jsonl"
         if not f.exists(): continue
-        secs = sum(json.loads(line)["seconds"] for line in f.read_text().splitlines())
-        rows.append({"seed": cfg.seed, "task": ",".join(cfg.tasks), "seconds": round(secs, 1)})
+        lines = [json.loads(line) for line in f.read_text().splitlines()]
+        secs, machines = sum(d["seconds"] for d in lines), sorted({d["host"] for d in lines if d.get("host")})
+        rows.append({"seed": cfg.seed, "task": ",".join(cfg.tasks), "seconds": round(secs, 1), "host": " + ".join(machines)})
         totals[cfg.seed] = totals.get(cfg.seed, 0.0) + secs
-    return rows + [{"seed": s, "task": "all", "seconds": round(v, 1)} for s, v in sorted(totals.items())]
+        hosts.setdefault(cfg.seed, set()).update(machines)
+    return rows + [{"seed": s, "task": "all", "seconds": round(v, 1), "host": " + ".join(sorted(hosts[s]))}
+                   for s, v in sorted(totals.items())]
 
 def _hours(seconds: float) -> str: return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 def seed_time_sentence(rows: list[dict] # from `seed_times`
                       ) -> str:
-    "One sentence: what each seed took in all, and per task."
+    "One sentence: what each seed took in all, and per task, and on which machine (where timings.jsonl recorded it)."
     out = []
     for s in sorted({r["seed"] for r in rows}):
         per = [r for r in rows if r["seed"] == s]
-        tot = next(r["seconds"] for r in per if r["task"] == "all")
-        out.append(f"seed {s}: {_hours(tot)} (" + ", ".join(f"{r['task'].replace('_', ' ')} {_hours(r['seconds'])}"
-                                                          for r in per if r["task"] != "all") + ")")
+        tot = next(r for r in per if r["task"] == "all")
+        out.append(f"seed {s}: {_hours(tot['seconds'])} (" + ", ".join(f"{r['task'].replace('_', ' ')} {_hours(r['seconds'])}"
+                                                          for r in per if r["task"] != "all") + ")"
+                   + (f" on {tot['host']}" if tot.get("host") else ""))
     return "The stages of one seed, all tasks, summed: " + "; ".join(out) + "." if out else "(no timings)"
 
 REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "seed_times.csv",
