@@ -2,7 +2,7 @@
 
 The reference TriPosT code generates 4 sequences at a time, in fp32, with nothing that stops a
 sequence but EOS, up to max_new_tokens (512). Our path: `tripost.student.Student.generate`, with the
-dtype picked for the hardware (fp32 on a CPU, where bf16 decoding measured slower; bf16 on GPUs), large batches grouped by prompt
+dtype picked for the hardware (bf16 on GPUs and, with `gqa_attention`, on a CPU with bf16 instructions; fp32 otherwise), large batches grouped by prompt
 length, finished rows dropped from the batch, and stop strings.
 
 Both greedy, on the same 64 multistep-arithmetic questions (a seen subtask of the paper's split),
@@ -10,7 +10,7 @@ prompted with `tripost.format.question_prompt`, with the offline default student
 It prints both wall times, the tokens generated, the ratio, and whether the texts agree up to the
 stop (the reference text cut at the same stop strings). The last line is `speedup: <ratio>`.
 
-    flock /tmp/tripost-cpu.lock python bench/generation.py            # the full run (about 15 minutes here)
+    flock /tmp/tripost-cpu.lock python bench/generation.py            # the full run (about 18 minutes here)
     python bench/generation.py --n 8 --max-new-tokens 64               # a quick look
 """
 from __future__ import annotations
