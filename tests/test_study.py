@@ -78,6 +78,15 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     nb = json.loads((reports / "05_results.ipynb").read_text())
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "seeds = [0, 1]" in "".join(injected[0]["source"])
+    assert 'run_root = "runs"' in "".join(injected[0]["source"]) and str(tmp_path) not in "".join(injected[0]["source"])
+    assert json.loads((reports / "reproduce.json").read_text())["parameters"]["run_root"] == "runs"
+    # the report moved elsewhere (a clone) is still the finished study: nothing runs again
+    moved = tmp_path / "clone" / "reports"
+    shutil.copytree(reports, moved)
+    moved_nbs = {f: (moved / f).read_text() for f in NOTEBOOKS}
+    t0 = time.time(); reproduce("tiny", [TASK], seeds=[0, 1], reports=moved, progress=False)
+    assert time.time() - t0 < 10 and {f: (moved / f).read_text() for f in NOTEBOOKS} == moved_nbs
+    shutil.rmtree(tmp_path / "clone")
     # resume: finished notebooks are skipped; a removed one runs again, its stages all skipped, even without the models
     mtimes = {f: (reports / f).stat().st_mtime for f in NOTEBOOKS}
     assert sorted(p.name for p in runs.iterdir()) == [f"tiny-{TASK}-s0", f"tiny-{TASK}-s1"]

@@ -25,7 +25,7 @@ __all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLA
            'first_error_table', 'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors',
            'eval_first_error_table', 'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
            'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
-           'reproduce']
+           'notebook_path', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -696,6 +696,13 @@ def study_notebooks(folder: Path) -> list[Path]:
             raise ReproduceError(f"{nb} has no cell tagged 'parameters'; papermill could not inject the study's parameters")
     return nbs
 
+# %% ../nbs/33_reproduce.ipynb #2646fd20
+def notebook_path(path: Path,   # a folder the study notebooks use
+                  reports: Path # the reports folder, their working folder
+                 ) -> str:
+    "`path` as the notebooks get it: relative to `reports` when inside it (the report then names no machine's folders and resumes from a clone anywhere), else absolute."
+    return path.relative_to(reports).as_posix() if path.is_relative_to(reports) else str(path)
+
 # %% ../nbs/33_reproduce.ipynb #38c8e699
 def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test), cpu (the offline study) or paper
               tasks: list[str] | None = None,     # tasks; None: all four
@@ -716,8 +723,8 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
     study_configs(preset, tasks, seeds, run_root, overrides) # a bad parameter fails here, before any notebook runs
     reports, run_root = Path(reports).resolve(), Path(run_root).resolve()
     reports.mkdir(parents=True, exist_ok=True)
-    params = dict(preset=preset, tasks=tasks, seeds=[int(s) for s in seeds], run_root=str(run_root), reports=str(reports),
-                  overrides=dict(overrides or {}))
+    params = dict(preset=preset, tasks=tasks, seeds=[int(s) for s in seeds], run_root=notebook_path(run_root, reports),
+                  reports=".", overrides=dict(overrides or {}))
     state_file = reports / "reproduce.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     if force or state.get("parameters") != params: state = {"parameters": params, "finished": []}
