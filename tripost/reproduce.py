@@ -700,7 +700,7 @@ def study_notebooks(folder: Path) -> list[Path]:
 def notebook_path(path: Path,   # a folder the study notebooks use
                   reports: Path # the reports folder, their working folder
                  ) -> str:
-    "`path` as the notebooks get it: relative to `reports` when inside it (the report then names no machine's folders and resumes from a clone anywhere), else absolute."
+    "`path` as the notebooks get it: relative to `reports` when inside it (the parameters then name no machine's folders, and a clone anywhere resumes), else absolute."
     return path.relative_to(reports).as_posix() if path.is_relative_to(reports) else str(path)
 
 # %% ../nbs/33_reproduce.ipynb #38c8e699
