@@ -381,7 +381,7 @@ class WeightedTrainer(Trainer):
 
 # %% ../nbs/23_training.ipynb #c462eb3d
 def _training_args(config: TrainConfig, work_dir: Path, precision: str) -> TrainingArguments:
-    "TrainingArguments for one run: checkpoints only when `CheckpointEvery` asks (the last one kept), weight column kept, length grouping."
+    "TrainingArguments for one run: checkpoints only when `CheckpointEvery` asks (the last one kept), weight column kept, length grouping, memory pinned only for an accelerator."
     return TrainingArguments(
         output_dir=str(work_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
@@ -392,7 +392,7 @@ def _training_args(config: TrainConfig, work_dir: Path, precision: str) -> Train
         length_column_name="length", save_strategy="no", save_total_limit=1, report_to="none", seed=config.seed,
         logging_steps=config.logging_steps, disable_tqdm=not config.progress,
         activation_checkpointing=config.gradient_checkpointing, deepspeed=config.deepspeed,
-        dataloader_num_workers=0)
+        dataloader_num_workers=0, dataloader_pin_memory=torch.accelerator.is_available())
 
 def save_atomically(model, tokenizer, output_dir: str | Path, # where the finished model goes
                     extra: dict | None = None, # written as training.json beside the weights
