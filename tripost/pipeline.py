@@ -11,6 +11,7 @@ import functools
 import gc
 import json
 import logging
+import math
 import os
 import random
 import shutil
@@ -29,8 +30,8 @@ log = logging.getLogger("tripost")
 __all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
            'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
            'host_summary', 'Run', 'make_data', 'base_model', 'resolve_model', 'load_model', 'make_teacher',
-           'train_stage', 'copy_model', 'eval_stage', 'trigger_stage', 'window', 'run_task', 'run_baselines',
-           'run_tripost']
+           'train_stage', 'copy_model', 'eval_stage', 'trigger_stage', 'thin_iteration_warning', 'window', 'run_task',
+           'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -387,6 +388,21 @@ def trigger_stage(run: Run, task, model_path, # a path, or the stage that trains
     run.stage(f"{name}/eval", folder / "metrics.json", evaluate)
     return json.loads((folder / "metrics.json").read_text())
 
+# %% ../nbs/31_pipeline.ipynb #1a8f9fe0
+def thin_iteration_warning(card: dict, # the iteration's data card (`tripost.rebalancing.build_training_set`)
+                           cfg: Config, # the run's config (batch size, window, training questions)
+                           min_updates: int = 4 # fewer updates than this warns
+                          ) -> str | None:
+    "A warning when an iteration's training set gives fewer than `min_updates` updates; None otherwise (or in a miniature run)."
+    updates = math.ceil(card["examples"] / cfg.batch_size)
+    if updates >= min_updates or cfg.n_train < min_updates * cfg.batch_size: return None # enough, or a miniature by design
+    more = (f"a larger window (now {cfg.window} of {cfg.n_train} training questions)" if cfg.window < cfg.n_train
+            else "more training questions (n_train)")
+    return (f"{card['task']}: this iteration trains on {card['examples']} examples ({updates} update(s) at batch size "
+            f"{cfg.batch_size}): the expert fixed {card['fixed']} of the student's {card['trajectories']} attempts "
+            f"({card['correct']} were right as they were); {more} gives it more to learn from")
+
+
 # %% ../nbs/31_pipeline.ipynb #1a7eae05
 from .baselines import gold_control_records, lmsi_records, rationale_records, si_demo_records, si_prompt_shots
 
@@ -447,6 +463,7 @@ def run_task(run: Run, task_name: str,
             save_training_set(ex, card, idir / "train")
         run.stage(f"{name}/rebalance", idir / "train", build)
         examples, card = load_training_set(idir / "train")
+        if (thin := thin_iteration_warning(card, cfg)): log.warning(thin)
         used |= {r["text"] for r in examples}
         budgets.append(len(examples))
         # the next model, trained when first needed; with nothing to learn from (e.g. every trajectory dropped), a copy
