@@ -8,6 +8,7 @@ from configparser import ConfigParser
 from pathlib import Path
 
 import setuptools
+from setuptools.command.build_py import build_py
 
 config = ConfigParser(delimiters=['='])
 config.read(Path(__file__).parent / 'settings.ini', encoding='utf-8')
@@ -24,6 +25,21 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
 py_versions = '3.10 3.11 3.12 3.13'.split()
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
+
+
+
+class BuildPyWithStudy(build_py):
+    """Also put the study notebooks (their one source is nbs/study) into the package as tripost/study,
+    so that `tripost reproduce` runs from an installed wheel; an editable install finds nbs/study itself."""
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False): return
+        notebooks = sorted((Path(__file__).parent / 'nbs' / 'study').glob('[0-9]*.ipynb'))
+        assert notebooks, "no study notebooks in nbs/study: build from a clone or from the sdist"
+        dest = Path(self.build_lib) / cfg['lib_path'] / 'study'
+        self.mkpath(str(dest))
+        for nb in notebooks: self.copy_file(str(nb), str(dest / nb.name))
+
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -50,6 +66,7 @@ setuptools.setup(
     long_description=(Path(__file__).parent / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     zip_safe=False,
+    cmdclass={'build_py': BuildPyWithStudy},
     scripts=[],
     entry_points={'console_scripts': cfg.get('console_scripts', '').split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},

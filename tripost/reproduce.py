@@ -673,19 +673,19 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
 class ReproduceError(RuntimeError):
     "A study notebook failed, or the study notebooks cannot be found."
 
-def study_dir(study: str | Path | None = None # a folder of study notebooks; default: $TRIPOST_STUDY, then nbs/study next to the package
+def study_dir(study: str | Path | None = None # a folder of study notebooks; default: $TRIPOST_STUDY, then a clone's nbs/study, then the installed copy
              ) -> Path:
     "The folder of the study notebooks; a clear error naming where it looked if there is none."
     import tripost
     looked = []
     for cand in ([study] if study else []) + ([os.environ["TRIPOST_STUDY"]] if os.environ.get("TRIPOST_STUDY") else []) + \
-                [Path(tripost.__file__).resolve().parent.parent / "nbs" / "study"]:
+                [Path(tripost.__file__).resolve().parent.parent / "nbs" / "study", Path(tripost.__file__).resolve().parent / "study"]:
         p = Path(cand).expanduser().resolve(); looked.append(str(p))
         if sorted(p.glob("[0-9]*.ipynb")): return p
         if study: break # an explicit folder is the only place to look
     raise ReproduceError("no study notebooks (nbs/study/NN_*.ipynb) found; looked in: " + ", ".join(looked) +
-                         ". They ship with the repository, not with the installed package: install tripost from a clone "
-                         "(pip install -e .), or point TRIPOST_STUDY (or study=...) at a folder of the study notebooks.")
+                         ". A clone has them in nbs/study and a wheel built from it in tripost/study; "
+                         "point TRIPOST_STUDY (or study=...) at a folder of the study notebooks.")
 
 def study_notebooks(folder: Path) -> list[Path]:
     "The study notebooks in order; each must have a cell tagged `parameters`."
