@@ -27,7 +27,6 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 
 
-
 class BuildPyWithStudy(build_py):
     """Also put the study notebooks (their one source is nbs/study) into the package as tripost/study,
     so that `tripost reproduce` runs from an installed wheel; an editable install finds nbs/study itself."""
