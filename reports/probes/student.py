@@ -7,7 +7,7 @@ default). The chunks are joined, checked against the package's sha256, de-quanti
 transformers folder under `tripost.student.cache_dir()`. The run uses the seed's questions of the study (the same
 generated files as `runs/cpu-<task>-s<seed>/`), so only the student differs from the study's SmolLM2-135M unit.
 
-    python reports/probes/student.py --task word_sorting --seed 0   # about 45 min on the 2-core bf16 EPYC
+    python reports/probes/student.py --task word_sorting --seed 0   # 32-40 min a task on the 2-core bf16 EPYC
 
 It reuses its run folder (`gemma3-<task>-s<seed>`), so on a clone that has it the command prints in seconds, and
 prints the SmolLM2 unit's numbers beside the probe's.
