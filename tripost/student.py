@@ -25,11 +25,12 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 
 # %% auto #0
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
-           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'StudentLoadError',
-           'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16',
-           'pick_device', 'pick_dtype', 'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student',
-           'tiny_student', 'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter',
-           'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop',
+           'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'StudentLoadError', 'cache_dir', 'find_smollm2_gguf',
+           'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype',
+           'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student', 'tiny_student', 'resolve_student',
+           'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent',
+           'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -272,14 +273,19 @@ def _forward_kwargs(model) -> tuple[str, bool]:
     cache_arg = "cache" if "cache" in params else "past_key_values" # transformers 5 renamed it
     return cache_arg, "logits_to_keep" in params
 
+CPU_PREFILL_TOKENS = 512 # prompt tokens per prefill forward on a CPU (rows x positions); see "Prefill in chunks" below
+MIN_PREFILL_CHUNK = 16   # the fewest prompt positions a prefill forward takes, however many rows
+
 class Student:
     "A causal LM and its tokenizer, with fast batched generation (the transformers backend)."
     backend = "transformers"
     def __init__(self, model,              # a transformers causal LM (or a peft model around one)
                  tokenizer,                # its tokenizer
-                 name: str | None = None   # a name for reports
+                 name: str | None = None,  # a name for reports
+                 prefill_tokens: int | None = None # prompt tokens per prefill forward; None: `CPU_PREFILL_TOKENS` on a CPU, all at once elsewhere
                 ):
-        self.model, self.tokenizer = model, tokenizer
+        if prefill_tokens is not None and prefill_tokens < 1: raise ValueError(f"prefill_tokens must be >= 1, not {prefill_tokens}")
+        self.model, self.tokenizer, self.prefill_tokens = model, tokenizer, prefill_tokens
         self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
         if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
         self.eos_ids = self._eos_ids()
@@ -340,6 +346,13 @@ class Student:
             if bar is not None: bar.close()
         return [results[i, j] for i in range(len(prompts)) for j in range(n)]
 
+    def prefill_chunk(self, rows: int, # rows in the batch
+                      width: int       # the padded prompt length
+                     ) -> int:
+        "Prompt positions per prefill forward: the token budget shared by the rows, at least `MIN_PREFILL_CHUNK`."
+        budget = self.prefill_tokens or (CPU_PREFILL_TOKENS if self.device.type == "cpu" else None)
+        return width if budget is None else max(1, min(width, max(MIN_PREFILL_CHUNK, budget // rows)))
+
     def _tail_has_stop(self, ids: list[int], stops, tail: int) -> bool:
         "Whether a stop string appears in the text of the last `tail` tokens (a cheap test before the exact one)."
         text = self.tokenizer.decode(ids[-tail:], skip_special_tokens=True)
@@ -356,7 +369,11 @@ class Student:
         cache_arg, keep_arg = _forward_kwargs(self.model)
         cache = DynamicCache()
         extra = {"logits_to_keep": 1} if keep_arg else {}
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos, use_cache=True, **{cache_arg: cache}, **extra)
+        chunk = self.prefill_chunk(len(ids), width)
+        for start in range(0, width, chunk): # the prompt in chunks of positions, each attending to the cache so far
+            end = start + chunk
+            out = self.model(input_ids=input_ids[:, start:end], attention_mask=mask[:, :end], position_ids=pos[:, start:end],
+                             use_cache=True, **{cache_arg: cache}, **extra)
         logits = out.logits[:, -1, :]
         last_pos = pos[:, -1]
         rows = [(p, s) for p in prompt_indices for s in range(n)]  # (prompt index, sample index) per live row
