@@ -29,9 +29,9 @@ log = logging.getLogger("tripost")
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
            'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
-           'host_summary', 'Run', 'make_data', 'base_model', 'resolve_model', 'load_model', 'make_teacher',
-           'train_stage', 'copy_model', 'eval_stage', 'trigger_stage', 'thin_iteration_warning', 'window', 'run_task',
-           'run_baselines', 'run_tripost']
+           'peak_resident_gb', 'host_summary', 'Run', 'make_data', 'base_model', 'resolve_model', 'load_model',
+           'make_teacher', 'train_stage', 'copy_model', 'eval_stage', 'trigger_stage', 'thin_iteration_warning',
+           'window', 'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -198,6 +198,15 @@ def resident_gb() -> float | None:
     try: return round(int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
     except (OSError, ValueError, IndexError): return None
 
+def peak_resident_gb(reset: bool = False # start a new peak here (Linux: through /proc/self/clear_refs)
+                    ) -> float | None:
+    "This process's peak resident memory in GB since the last reset (None where the kernel cannot say or reset it)."
+    try:
+        if reset: Path("/proc/self/clear_refs").write_text("5")
+        kb = next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+        return round(kb / 2**20, 2)
+    except (OSError, StopIteration, ValueError, IndexError): return None
+
 @functools.cache
 def host_summary(device: str | None = None # the run's device ("cpu", "cuda", ...); None: the one `pick_device` picks
                 ) -> str:
@@ -222,6 +231,7 @@ class Run:
         self.dir = Path(cfg.root) / cfg.name
         self.stats = {"skipped": [], "ran": []}
         self._inner = 0.0 # seconds spent in stages run from inside the running one (not counted twice)
+        self._peak = 0.0  # the running stage's peak GB from before the stages it ran reset the high-water mark
 
     def start(self) -> Run:
         "Create the run folder and save the config; refuse a folder that holds a different config (but for the stages chosen)."
@@ -249,14 +259,18 @@ class Run:
             return artifact
         log.info("run %s", name)
         outer, self._inner, t0 = self._inner, 0.0, time.time()
+        outer_peak, self._peak = max(self._peak, peak_resident_gb() or 0.0), 0.0
+        can_peak = peak_resident_gb(reset=True) is not None
         try: fn()
         finally:
             release_memory()
             took = time.time() - t0
             secs, self._inner = took - self._inner, outer + took
+            peak = max(self._peak, peak_resident_gb() or 0.0) if can_peak else None
+            self._peak = outer_peak; peak_resident_gb(reset=True) # the outer stage goes on with a fresh high-water mark
         if not artifact.exists(): raise RuntimeError(f"stage {name} did not write {artifact}")
         self.stats["ran"].append(name)
-        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb(), "host": host_summary(self.cfg.device)}
+        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb(), "peak_gb": peak, "host": host_summary(self.cfg.device)}
         with open(self.dir / "timings.jsonl", "a") as f: f.write(json.dumps(line) + "\n")
         return artifact
 
