@@ -152,6 +152,22 @@ def _common_prefix(a: list, b: list) -> int:
     "How many leading items `a` and `b` share."
     return next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
+def _hidden_in_chunks(body,   # the decoder without its LM head
+                      ids, att, # (rows, positions) token ids and attention mask, right-padded
+                      chunk: int # positions per forward
+                     ):
+    "The decoder's last hidden states, `chunk` positions per forward, each attending to the cache of those before."
+    import torch
+    from transformers import DynamicCache
+    from tripost.student import _forward_kwargs
+    if chunk >= ids.shape[1]: return body(input_ids=ids, attention_mask=att).last_hidden_state
+    cache_arg, _ = _forward_kwargs(body)
+    cache, parts = DynamicCache(), []
+    for a in range(0, ids.shape[1], chunk):
+        parts.append(body(input_ids=ids[:, a:a + chunk], attention_mask=att[:, :a + chunk], use_cache=True,
+                          **{cache_arg: cache}).last_hidden_state)
+    return torch.cat(parts, 1)
+
 def continuation_logprobs(student,                # a transformers `Student` (or any object with this method)
                           prompts: list[str],     # the texts before
                           continuations: list[str], # the texts to score after each prompt
@@ -177,7 +193,8 @@ def continuation_logprobs(student,                # a transformers `Student` (or
             att = torch.zeros_like(ids)
             for r, f in enumerate(f_ids): ids[r, :len(f)] = torch.tensor(f); att[r, :len(f)] = 1
             ids, att = ids.to(student.device), att.to(student.device)
-            if body is not None: hidden = body(input_ids=ids, attention_mask=att).last_hidden_state # the head runs below, where needed
+            chunk = student.prefill_chunk(len(f_ids), ids.shape[1]) if hasattr(student, "prefill_chunk") else ids.shape[1]
+            if body is not None: hidden = _hidden_in_chunks(body, ids, att, chunk) # the head runs below, where needed
             else: full = model(input_ids=ids, attention_mask=att).logits
             for r, (f, s) in enumerate(zip(f_ids, starts)):
                 logits = (head(hidden[r, s - 1:len(f) - 1]) if body is not None else full[r, s - 1:len(f) - 1]).float()
