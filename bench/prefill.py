@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import torch
 
 from tripost.evaluation import _update_prompt, load_records
+from tripost.pipeline import peak_resident_gb
 from tripost.student import ATTEMPT_STOPS, CPU_PREFILL_TOKENS, Student, load_student
 
 RUN = Path(__file__).resolve().parents[1] / "reports/runs/cpu-date_understanding-s2/date_understanding/si_prompt"
@@ -39,21 +40,12 @@ def si_prompts(folder: Path, n: int) -> list[str]:
     return sorted(prompts, key=len, reverse=True)[:n]
 
 
-def peak_gb(reset: bool = False) -> float | None:
-    "This process's peak resident memory in GB since the last reset (VmHWM); `reset` starts a new peak."
-    try:
-        if reset: Path("/proc/self/clear_refs").write_text("5")
-        kb = next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
-        return kb / 2**20
-    except (OSError, StopIteration, ValueError): return None
-
-
 def timed(student: Student, prompts: list[str], max_new_tokens: int, batch_size: int) -> tuple[float, float | None, list]:
     "Wall seconds, peak GB and the generations of one greedy pass."
-    peak_gb(reset=True)
+    peak_resident_gb(reset=True)
     t0 = time.perf_counter()
     gens = student.generate(prompts, max_new_tokens=max_new_tokens, stop=list(ATTEMPT_STOPS), batch_size=batch_size)
-    return time.perf_counter() - t0, peak_gb(), gens
+    return time.perf_counter() - t0, peak_resident_gb(), gens
 
 
 def main(argv=None):

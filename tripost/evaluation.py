@@ -159,14 +159,9 @@ def _hidden_in_chunks(body,   # the decoder without its LM head
     "The decoder's last hidden states, `chunk` positions per forward, each attending to the cache of those before."
     import torch
     from transformers import DynamicCache
-    from tripost.student import _forward_kwargs
+    from tripost.student import forward_in_chunks
     if chunk >= ids.shape[1]: return body(input_ids=ids, attention_mask=att).last_hidden_state
-    cache_arg, _ = _forward_kwargs(body)
-    cache, parts = DynamicCache(), []
-    for a in range(0, ids.shape[1], chunk):
-        parts.append(body(input_ids=ids[:, a:a + chunk], attention_mask=att[:, :a + chunk], use_cache=True,
-                          **{cache_arg: cache}).last_hidden_state)
-    return torch.cat(parts, 1)
+    return torch.cat([o.last_hidden_state for o in forward_in_chunks(body, DynamicCache(), chunk, ids, att)], 1)
 
 def continuation_logprobs(student,                # a transformers `Student` (or any object with this method)
                           prompts: list[str],     # the texts before

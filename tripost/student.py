@@ -28,9 +28,9 @@ __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT
            'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop',
            'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'StudentLoadError', 'cache_dir', 'find_smollm2_gguf',
            'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype',
-           'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'Student', 'tiny_student', 'resolve_student',
-           'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent',
-           'EndpointStudent', 'serve_completions']
+           'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'forward_in_chunks', 'Student', 'tiny_student',
+           'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter',
+           'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -273,6 +273,21 @@ def _forward_kwargs(model) -> tuple[str, bool]:
     cache_arg = "cache" if "cache" in params else "past_key_values" # transformers 5 renamed it
     return cache_arg, "logits_to_keep" in params
 
+def forward_in_chunks(module,      # a causal LM or its decoder
+                      cache,       # the KV cache the forwards attend to and grow (a `DynamicCache`)
+                      chunk: int,  # positions per forward
+                      input_ids, attention_mask, # (rows, positions)
+                      position_ids=None, # (rows, positions), or None for the module's own
+                      **kwargs     # passed to every forward (e.g. logits_to_keep)
+                     ):
+    "Yield `module`'s output for each `chunk` of positions in turn, each forward attending to the cache of those before."
+    cache_arg, _ = _forward_kwargs(module)
+    for start in range(0, input_ids.shape[1], chunk):
+        end = start + chunk
+        pos = {} if position_ids is None else {"position_ids": position_ids[:, start:end]}
+        yield module(input_ids=input_ids[:, start:end], attention_mask=attention_mask[:, :end], use_cache=True,
+                     **{cache_arg: cache}, **pos, **kwargs)
+
 CPU_PREFILL_TOKENS = 512 # prompt tokens per prefill forward on a CPU (rows x positions); see "Prefill in chunks" below
 MIN_PREFILL_CHUNK = 16   # the fewest prompt positions a prefill forward takes, however many rows
 
@@ -369,11 +384,8 @@ class Student:
         cache_arg, keep_arg = _forward_kwargs(self.model)
         cache = DynamicCache()
         extra = {"logits_to_keep": 1} if keep_arg else {}
-        chunk = self.prefill_chunk(len(ids), width)
-        for start in range(0, width, chunk): # the prompt in chunks of positions, each attending to the cache so far
-            end = start + chunk
-            out = self.model(input_ids=input_ids[:, start:end], attention_mask=mask[:, :end], position_ids=pos[:, start:end],
-                             use_cache=True, **{cache_arg: cache}, **extra)
+        for out in forward_in_chunks(self.model, cache, self.prefill_chunk(len(ids), width), input_ids, mask, pos, **extra):
+            pass # the prompt in chunks of positions; the last chunk's output gives the first token
         logits = out.logits[:, -1, :]
         last_pos = pos[:, -1]
         rows = [(p, s) for p in prompt_indices for s in range(n)]  # (prompt index, sample index) per live row
