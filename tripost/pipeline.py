@@ -218,7 +218,8 @@ def host_summary(device: str | None = None # the run's device ("cpu", "cuda", ..
     if dev.type != "cpu": return dev.type
     try: model = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
     except (OSError, StopIteration): model = platform.processor() or platform.machine()
-    return f"{model}, {torch.get_num_threads()} threads, {'bf16' if cpu_has_bf16() else 'no bf16'}"
+    threads = torch.get_num_threads()
+    return f"{model}, {threads} thread{'s' if threads != 1 else ''}, {'bf16' if cpu_has_bf16() else 'no bf16'}"
 
 STAGE_CHOICES = {"baselines", "trigger"} # fields that only choose which stages run: a run folder may change them
 
@@ -330,13 +331,14 @@ def train_stage(run: Run, init,              # the model to start from (a path, 
                 seed: int                    # the training seed
                ) -> Path:
     "Weighted SFT from `init` on `records`; the trained model is written to `out` atomically, its training record beside it."
-    from tripost.training import TrainConfig, train
+    from tripost.training import CPU_BATCH_TOKENS, TrainConfig, train
     cfg = run.cfg
     from tripost.student import load_student, pick_device
     on_cpu = pick_device(cfg.device).type == "cpu" # train from fp32 weights there, so that what is saved keeps full precision
     student = load_student(resolve_model(init), device=cfg.device, dtype=cfg.dtype or ("fp32" if on_cpu else None))
     tc = TrainConfig(epochs=epochs, learning_rate=cfg.lr, batch_size=cfg.batch_size, feedback_weight=cfg.weight,
                      train_corrected=cfg.train_corrected, max_length=cfg.max_length, lora=cfg.lora, seed=seed,
+                     max_batch_tokens=CPU_BATCH_TOKENS if on_cpu else None, # the same updates in bounded memory
                      progress=run.progress)
     train(student.model, student.tokenizer, [{"text": r["text"]} for r in records], out, tc)
     # the training's record (precision, tokens per second, losses) also beside the model, where a run folder committed

@@ -24,10 +24,10 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from .format import ANSWER_START, FEEDBACK_PREFIX, UPDATE_START
 
 # %% auto #0
-__all__ = ['TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples', 'WeightedCollator',
-           'weighted_lm_loss', 'chunked_lm_loss', 'stochastic_round_bf16', 'MasterWeightAdamW', 'cast_parameters',
-           'resolve_precision', 'SeededLengthGroupedSampler', 'WeightedTrainer', 'save_atomically', 'CheckpointEvery',
-           'run_fingerprint', 'train', 'config_path', 'main']
+__all__ = ['CPU_BATCH_TOKENS', 'TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples',
+           'WeightedCollator', 'weighted_lm_loss', 'chunked_lm_loss', 'stochastic_round_bf16', 'MasterWeightAdamW',
+           'cast_parameters', 'resolve_precision', 'SeededLengthGroupedSampler', 'split_batch', 'WeightedTrainer',
+           'save_atomically', 'CheckpointEvery', 'run_fingerprint', 'train', 'config_path', 'main']
 
 # %% ../nbs/23_training.ipynb #cfcd4c98
 @dataclass
@@ -55,6 +55,7 @@ class TrainConfig:
     lora_dropout: float = 0.05     # LoRA dropout
     merge_lora: bool = True        # fold the adapter into the weights before saving
     loss_chunk: int = 256          # run the LM head and its loss on the trained positions only, this many at a time (0: full logits)
+    max_batch_tokens: int | None = None # the most padded tokens in one forward and backward pass; a larger batch goes through in slices of rows (the same update, less memory)
     gradient_checkpointing: bool = False # trade compute for memory (long texts, big models)
     deepspeed: str | None = None   # a DeepSpeed JSON config (e.g. `config_path("deepspeed_zero2.json")`)
     seed: int = 0                  # shuffling and LoRA initialisation
@@ -329,11 +330,34 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
         self.generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return super().__iter__()
 
+def split_batch(batch: dict,             # a padded batch (`WeightedCollator`): tensors of (rows, width)
+                max_tokens: int | None,  # the most padded tokens a slice may hold; None: no limit
+                multiple: int = 8        # round each slice's width up to a multiple of this
+               ) -> list[dict]:
+    "`batch` as slices of whole rows, longest first, each cut to its own longest row and within `max_tokens` (one row at least)."
+    rows, width = batch["input_ids"].shape
+    if not max_tokens or rows * width <= max_tokens: return [batch]
+    lengths = batch["attention_mask"].sum(1).tolist()
+    order = sorted(range(rows), key=lambda i: -lengths[i])
+    slices, cur = [], []
+    for i in order:
+        w = min(width, -(-lengths[cur[0] if cur else i] // multiple) * multiple)
+        if cur and (len(cur) + 1) * w > max_tokens: slices.append(cur); cur = []
+        cur.append(i)
+    slices.append(cur)
+    def cut(rows_):
+        w = min(width, -(-lengths[rows_[0]] // multiple) * multiple)
+        idx = torch.tensor(rows_)
+        return {k: v[idx, :w] if torch.is_tensor(v) and v.dim() == 2 and v.shape == (rows, width) else v for k, v in batch.items()}
+    return [cut(s) for s in slices]
+
 class WeightedTrainer(Trainer):
     "A Trainer whose loss is the weighted causal LM loss (`chunked_lm_loss`, else `weighted_lm_loss`; batches carry `loss_weights`)."
     loss_is_scaled_for_ga = True
 
     def __init__(self, *args, loss_chunk: int = 256, # positions per slice of `chunked_lm_loss`; 0 computes the model's full logits
+                 max_batch_tokens: int | None = None, # padded tokens per forward and backward pass (`split_batch`); None: whole batches
+                 pad_to_multiple_of: int = 8,         # the collator's rounding, kept by the slices
                  **kwargs):
         super().__init__(*args, **kwargs)
         # have the Trainer count the trained (shifted) tokens of each accumulated batch for us
@@ -341,6 +365,7 @@ class WeightedTrainer(Trainer):
         self._loss_shifts_labels = True
         self.tokens_seen = 0  # non-padding tokens of the training batches (this process)
         self.loss_chunk = loss_chunk
+        self.max_batch_tokens, self.pad_to_multiple_of = max_batch_tokens, pad_to_multiple_of
 
     def _get_train_sampler(self, train_dataset=None):
         "The Trainer's sampler, with a length-grouped one drawing its order from (seed, epoch) instead of the global RNG."
@@ -360,6 +385,13 @@ class WeightedTrainer(Trainer):
         if type(head) is not torch.nn.Linear or head.bias is not None or decoder is None or decoder is base: return None
         if any(getattr(base.config, k, None) not in (None, 1, 1.0) for k in self._SCALED_LOGITS): return None
         return decoder, head
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        "Forward and backward of one batch; over `max_batch_tokens`, slice by slice (`split_batch`), the gradients adding up."
+        parts = split_batch(inputs, self.max_batch_tokens, self.pad_to_multiple_of)
+        if len(parts) == 1: return super().training_step(model, inputs, num_items_in_batch)
+        if num_items_in_batch is None: num_items_in_batch = int((inputs["labels"][:, 1:] != -100).sum()) # the whole batch's
+        return sum(super(WeightedTrainer, self).training_step(model, p, num_items_in_batch) for p in parts)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         "The weighted loss of one micro-batch, normalised by `num_items_in_batch` when given."
@@ -425,7 +457,7 @@ def run_fingerprint(model, data, config: TrainConfig) -> str:
     "A hash of what decides a training run: the starting weights, the encoded examples and the settings."
     h = hashlib.sha256()
     h.update(json.dumps({k: v for k, v in asdict(config).items()
-                         if k not in ("progress", "logging_steps", "checkpoint_minutes")}, sort_keys=True).encode())
+                         if k not in ("progress", "logging_steps", "checkpoint_minutes", "max_batch_tokens")}, sort_keys=True).encode())
     for col in ("input_ids", "loss_weights"): h.update(json.dumps(data[col][:]).encode())
     with torch.no_grad():
         for name, p in model.named_parameters(): h.update(f"{name} {torch.sum(p, dtype=torch.float64).item():.15e}".encode())
@@ -493,7 +525,8 @@ def train(model,                          # a causal LM (continues from its curr
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
                               data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
-                              loss_chunk=config.loss_chunk,
+                              loss_chunk=config.loss_chunk, max_batch_tokens=config.max_batch_tokens,
+                              pad_to_multiple_of=config.pad_to_multiple_of,
                               callbacks=([CheckpointEvery(config.checkpoint_minutes)] if resumable else []) + list(callbacks or []))
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
@@ -514,6 +547,9 @@ def train(model,                          # a causal LM (continues from its curr
     save_atomically(model, tokenizer, out, stats, trainer=None if config.lora and config.merge_lora else trainer)
     if work_dir.exists() and trainer.is_world_process_zero(): shutil.rmtree(work_dir, ignore_errors=True)
     return model, stats
+
+# %% ../nbs/23_training.ipynb #b8e4d0f2
+CPU_BATCH_TOKENS = 4096 # padded tokens per forward and backward pass in the pipeline's training on a CPU (`max_batch_tokens`)
 
 # %% ../nbs/23_training.ipynb #9aa68a52
 def config_path(name: str # a file in tripost/configs, e.g. "accelerate_ddp.yaml"
