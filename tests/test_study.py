@@ -1,5 +1,5 @@
 """The study chain as `tripost reproduce` runs it: the five study notebooks executed by papermill with
-injected smoke parameters (the tiny preset, one task, two seeds), into a temporary folder."""
+injected smoke parameters (the tiny preset, one task, two seeds side by side), into a temporary folder."""
 import csv
 import json
 import shutil
@@ -30,7 +30,7 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     reports = tmp_path / "reports"
     runs = reports / "runs" # the run folders go into the report unless told otherwise
     t0 = time.time()
-    md = reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, progress=False)
+    md = reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, progress=False, jobs=2) # the two seeds side by side
     secs = time.time() - t0
     print(f"smoke study chain (tiny, 1 task, 2 seeds): {secs:.0f} s")
     assert secs < 600 # about 1-2 minutes on 2 idle cores; 5.5 minutes measured with the cores shared by other jobs
@@ -79,10 +79,12 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected
     injected_source = "".join(injected[0]["source"])
-    assert "seeds = [0, 1]" in injected_source
+    assert "seeds = [0, 1]" in injected_source and "jobs = 2" in injected_source
     assert 'run_root = "runs"' in injected_source and str(tmp_path) not in injected_source # no machine's folders
-    assert json.loads((reports / "reproduce.json").read_text())["parameters"]["run_root"] == "runs"
-    # the report moved elsewhere (a clone) is still the finished study: nothing runs again
+    state = json.loads((reports / "reproduce.json").read_text())
+    assert state["parameters"]["run_root"] == "runs" and "jobs" not in state["parameters"] and state["jobs"] == 2
+    assert sorted(state["seconds"]) == NOTEBOOKS and all(s > 0 for s in state["seconds"].values()) # wall time per notebook
+    # the report moved elsewhere (a clone) is still the finished study: nothing runs again (`jobs` is how, not what, it ran)
     moved = tmp_path / "clone" / "reports"
     shutil.copytree(reports, moved)
     moved_nbs = {f: (moved / f).read_text() for f in NOTEBOOKS}

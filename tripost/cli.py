@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import sys
+import time
 
 import yaml
 
@@ -103,14 +104,15 @@ def _reproduce(args) -> int:
     try: seeds = [int(s) for s in split(args.seeds)]
     except ValueError:
         print(f"tripost: --seeds takes integers, not {' '.join(args.seeds)!r}", file=sys.stderr); return 2
+    t0 = time.time()
     try:
         md = reproduce(args.preset, tasks, seeds, reports=args.reports, run_root=args.root, overrides=parse_sets(args.set),
-                       force=args.force, progress=not args.quiet)
+                       force=args.force, progress=not args.quiet, jobs=args.jobs)
     except ReproduceError as e:
         print(f"tripost: {e}", file=sys.stderr); return 1
     except ValueError as e: # a bad preset, task or config field (ConfigError is a ValueError)
         print(f"tripost: {e}", file=sys.stderr); return 2
-    print(f"tripost: the study is done; results in {md}")
+    print(f"tripost: the study is done ({(time.time() - t0) / 60:.1f} min here); results in {md}")
     return 0
 
 def _eval(args) -> int:
@@ -172,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="where the run folders go (default: REPORTS/runs; the models in them are "
                                                 "not committed, everything else is, and a finished run needs no model)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change a config field of every run, e.g. --set iterations=2")
+    p.add_argument("--jobs", type=int, default=None, help="runs (a task and a seed each) side by side, each in its own process "
+                                                          "with its share of the cores (default: one per core on a CPU with the "
+                                                          "offline default student, as memory allows; else 1)")
     p.add_argument("--force", action="store_true", help="run every notebook again (finished stages are still reused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_reproduce)

@@ -10,22 +10,23 @@ import json
 import math
 import os
 import statistics
+import time
 from pathlib import Path
 
 from .pipeline import Config, check_config, make_config, run_tripost
 from .tasks.core import TASKS
 
 # %% auto #0
-__all__ = ['SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLACES', 'REPORT_FILES', 'study_configs',
-           'run_study', 'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler',
-           'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown',
-           'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence',
-           'mcnemar_p', 'paired_counts', 'paired_table', 'paired_table_markdown', 'paired_sentence', 'auroc',
-           'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_counts',
-           'first_error_table', 'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors',
-           'eval_first_error_table', 'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
-           'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
-           'notebook_path', 'reproduce']
+__all__ = ['CPU_JOB_GB', 'SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLACES', 'REPORT_FILES',
+           'study_configs', 'run_study', 'cpu_cores', 'memory_gb', 'default_jobs', 'model_order', 'method_label',
+           'mean_sd', 'main_table', 'si_table', 'sampler', 'sampled_answers_right', 'edit_table', 'markdown_table',
+           'main_table_markdown', 'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict',
+           'negative_findings', 'best_iterations', 'target_sentence', 'mcnemar_p', 'paired_counts', 'paired_table',
+           'paired_table_markdown', 'paired_sentence', 'auroc', 'confidence_table', 'confidence_table_markdown',
+           'first_error_place', 'first_error_counts', 'first_error_table', 'first_error_table_markdown',
+           'first_error_sentences', 'eval_first_errors', 'eval_first_error_table', 'eval_first_error_table_markdown',
+           'plot_iterations', 'plot_edits', 'timing_table', 'seed_times', 'seed_time_sentence', 'write_report',
+           'ReproduceError', 'study_dir', 'study_notebooks', 'notebook_path', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -46,14 +47,62 @@ def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline
 
 def run_study(cfgs: list[Config],             # from `study_configs`
               parts: set[str] | None = None,  # "tripost" and/or baselines; None: everything; set(): data and ft rationale
-              progress: bool = False          # progress bars
+              progress: bool = False,         # progress bars
+              jobs: int | None = 1            # runs side by side, each in its own process (None: `default_jobs`)
              ) -> dict:
     "Run (or resume) a part of every run of a study; returns {seed: {task: {model: metrics}}}."
+    jobs = max(1, min(len(cfgs), default_jobs(cfgs) if jobs is None else int(jobs)))
+    done = _run_side_by_side(cfgs, parts, progress, jobs) if jobs > 1 else \
+           [run_tripost(cfg, progress=progress, parts=parts) for cfg in cfgs]
     out = {}
-    for cfg in cfgs:
-        res = run_tripost(cfg, progress=progress, parts=parts)
+    for cfg, res in zip(cfgs, done):
         for task, models in res.items(): out.setdefault(cfg.seed, {})[task] = models
     return out
+
+# %% ../nbs/33_reproduce.ipynb #c4d2f7b1
+CPU_JOB_GB = 8.0 # memory one run of the cpu preset may take at its peak (training in slices of `CPU_BATCH_TOKENS`: about 7.7 GB)
+
+def cpu_cores() -> int:
+    "The cores this process may use."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+def memory_gb() -> float | None:
+    "The memory available now in GB (Linux: MemAvailable), else the machine's total; None where neither is known."
+    try: return next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemAvailable:")) / 2**20
+    except (OSError, StopIteration, ValueError): pass
+    try: return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError, AttributeError): return None
+
+def default_jobs(cfgs: list[Config]) -> int:
+    "How many runs `run_study` runs side by side: on a CPU with the offline default student, one per core as memory allows; else 1."
+    from tripost.student import pick_device
+    if not cfgs or any(c.student != Config.student or pick_device(c.device).type != "cpu" for c in cfgs): return 1
+    mem = memory_gb()
+    by_memory = int(mem // CPU_JOB_GB) if mem is not None else 1
+    return max(1, min(len(cfgs), cpu_cores(), by_memory))
+
+def _run_alone(cfg: Config, parts: set[str] | None, threads: int) -> dict:
+    "`run_tripost(cfg)` in a process of its own with `threads` threads (a process killed, say for memory, takes no other run with it)."
+    import multiprocessing, torch
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
+                             initargs=(threads,)) as pool:
+        return pool.submit(run_tripost, cfg, progress=False, parts=parts).result()
+
+def _run_side_by_side(cfgs: list[Config], parts: set[str] | None, progress: bool, jobs: int) -> list[dict]:
+    "`run_tripost` of every config, `jobs` at a time, each in a spawned process of `cpu_cores() // jobs` threads; results in order."
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    from tqdm.auto import tqdm
+    threads = max(1, cpu_cores() // jobs)
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(_run_alone, cfg, parts, threads) for cfg in cfgs]
+        for _ in tqdm(as_completed(futures), total=len(futures), desc=f"runs ({jobs} at a time)", disable=not progress): pass
+    def why(e): return "its process died (killed for memory? fewer jobs need less)" if isinstance(e, BrokenProcessPool) else f"{type(e).__name__}: {e}"
+    failed = [f"{cfg.name}: {why(f.exception())}" for cfg, f in zip(cfgs, futures) if f.exception()]
+    if failed: raise RuntimeError(f"{len(failed)} of {len(cfgs)} runs failed (the others finished; a rerun resumes): " + "; ".join(failed))
+    return [f.result() for f in futures]
 
 # %% ../nbs/33_reproduce.ipynb #588eaa44
 def model_order(names) -> list[str]:
@@ -713,24 +762,29 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
               study: str | Path | None = None,    # the folder of study notebooks (default: found by `study_dir`)
               force: bool = False,                # run every notebook again (finished stages are still reused)
               kernel: str = "python3",            # the Jupyter kernel
-              progress: bool = True               # papermill's progress bar
+              progress: bool = True,              # papermill's progress bar
+              jobs: int | None = None             # runs side by side (`run_study`); None: `default_jobs`
              ) -> Path:
     "Run the study notebooks in order with papermill into `reports`; stop at the first failure; resume. Returns results.md."
     import papermill as pm
     nbs = study_notebooks(study_dir(study))
     tasks = list(TASKS) if tasks is None else list(tasks)
     run_root = Path(reports) / "runs" if run_root is None else run_root
-    study_configs(preset, tasks, seeds, run_root, overrides) # a bad parameter fails here, before any notebook runs
+    cfgs = study_configs(preset, tasks, seeds, run_root, overrides) # a bad parameter fails here, before any notebook runs
+    jobs = default_jobs(cfgs) if jobs is None else int(jobs)
+    if jobs < 1: raise ValueError(f"jobs must be at least 1, not {jobs}")
     reports, run_root = Path(reports).resolve(), Path(run_root).resolve()
     reports.mkdir(parents=True, exist_ok=True)
     params = dict(preset=preset, tasks=tasks, seeds=[int(s) for s in seeds], run_root=notebook_path(run_root, reports),
-                  reports=".", overrides=dict(overrides or {}))
+                  reports=".", overrides=dict(overrides or {}), jobs=jobs)
+    study = {k: v for k, v in params.items() if k != "jobs"} # what the study is; `jobs` only says how it runs
     state_file = reports / "reproduce.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    if force or state.get("parameters") != params: state = {"parameters": params, "finished": []}
+    if force or state.get("parameters") != study: state = {"parameters": study, "finished": []}
     for nb in nbs:
         out = reports / nb.name
         if nb.name in state["finished"] and out.exists(): continue
+        t0 = time.time()
         try:
             pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name=kernel, language="python", cwd=str(reports),
                                 progress_bar=progress)
@@ -738,5 +792,7 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
             raise ReproduceError(f"study notebook {nb.name} failed ({e.ename}: {e.evalue}); the executed notebook "
                                  f"with the error is {out}") from None
         if nb.name not in state["finished"]: state["finished"].append(nb.name)
+        state.setdefault("seconds", {})[nb.name] = round(time.time() - t0, 1) # wall time, with `jobs` runs side by side
+        state["jobs"] = jobs
         state_file.write_text(json.dumps(state, indent=1))
     return reports / "results.md"
