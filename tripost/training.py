@@ -338,17 +338,14 @@ def split_batch(batch: dict,             # a padded batch (`WeightedCollator`): 
     rows, width = batch["input_ids"].shape
     if not max_tokens or rows * width <= max_tokens: return [batch]
     lengths = batch["attention_mask"].sum(1).tolist()
-    order = sorted(range(rows), key=lambda i: -lengths[i])
-    slices, cur = [], []
-    for i in order:
-        w = min(width, -(-lengths[cur[0] if cur else i] // multiple) * multiple)
-        if cur and (len(cur) + 1) * w > max_tokens: slices.append(cur); cur = []
-        cur.append(i)
-    slices.append(cur)
+    def padded(i): return min(width, -(-lengths[i] // multiple) * multiple) # row i's length, rounded up
+    slices = [[]]
+    for i in sorted(range(rows), key=lambda i: -lengths[i]): # longest first: a slice's first row sets its width
+        if slices[-1] and (len(slices[-1]) + 1) * padded(slices[-1][0]) > max_tokens: slices.append([])
+        slices[-1].append(i)
     def cut(rows_):
-        w = min(width, -(-lengths[rows_[0]] // multiple) * multiple)
-        idx = torch.tensor(rows_)
-        return {k: v[idx, :w] if torch.is_tensor(v) and v.dim() == 2 and v.shape == (rows, width) else v for k, v in batch.items()}
+        idx, w = torch.tensor(rows_), padded(rows_[0])
+        return {k: v[idx, :w] if torch.is_tensor(v) and v.shape == (rows, width) else v for k, v in batch.items()}
     return [cut(s) for s in slices]
 
 class WeightedTrainer(Trainer):
