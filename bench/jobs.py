@@ -48,15 +48,16 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tripost-bench-jobs-") as d:
         one, both = Path(d) / "one", Path(d) / "both"
-        jobs = a.jobs or default_jobs(study(both, a.tasks, a.n_train, a.window))
+        one_cfgs, both_cfgs = study(one, a.tasks, a.n_train, a.window), study(both, a.tasks, a.n_train, a.window)
+        jobs = a.jobs or default_jobs(both_cfgs)
         print(f"{platform.processor() or platform.machine()}, {cpu_cores()} cores; {len(a.tasks)} runs: {', '.join(a.tasks)}; "
               f"{a.n_train} training questions, window {a.window}; side by side: {jobs} at a time, "
               f"{max(1, cpu_cores() // jobs)} thread(s) each", flush=True)
-        t0 = time.time(); run_study(study(one, a.tasks, a.n_train, a.window), jobs=1); t_one = time.time() - t0
+        t0 = time.time(); run_study(one_cfgs, jobs=1); t_one = time.time() - t0
         print(f"one at a time, {cpu_cores()} threads: {t_one:.0f} s", flush=True)
-        t0 = time.time(); run_study(study(both, a.tasks, a.n_train, a.window), jobs=jobs); t_both = time.time() - t0
+        t0 = time.time(); run_study(both_cfgs, jobs=jobs); t_both = time.time() - t0
         print(f"side by side, {jobs} at a time: {t_both:.0f} s", flush=True)
-        x, y = answers(one, study(one, a.tasks, a.n_train, a.window)), answers(both, study(both, a.tasks, a.n_train, a.window))
+        x, y = answers(one, one_cfgs), answers(both, both_cfgs)
         same = sum(p == q for f in x for p, q in zip(x[f], y.get(f, [])))
         total = sum(len(v) for v in x.values())
         print(f"evaluation answers word for word the same: {same} of {total}")
