@@ -259,6 +259,8 @@ class Run:
             self.stats["skipped"].append(name); log.info("skip %s (done)", name)
             return artifact
         log.info("run %s", name)
+        from tripost.student import follow_threads
+        follow_threads() # runs side by side: take over the cores of finished ones
         outer, self._inner, t0 = self._inner, 0.0, time.time()
         outer_peak, self._peak = max(self._peak, peak_resident_gb() or 0.0), 0.0
         can_peak = peak_resident_gb(reset=True) is not None

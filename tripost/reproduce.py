@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -18,15 +19,16 @@ from .tasks.core import TASKS
 
 # %% auto #0
 __all__ = ['CPU_JOB_GB', 'SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLACES', 'REPORT_FILES',
-           'study_configs', 'run_study', 'cpu_cores', 'memory_gb', 'default_jobs', 'model_order', 'method_label',
-           'mean_sd', 'main_table', 'si_table', 'sampler', 'sampled_answers_right', 'edit_table', 'markdown_table',
-           'main_table_markdown', 'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict',
-           'negative_findings', 'best_iterations', 'target_sentence', 'mcnemar_p', 'paired_counts', 'paired_table',
-           'paired_table_markdown', 'paired_sentence', 'auroc', 'confidence_table', 'confidence_table_markdown',
-           'first_error_place', 'first_error_counts', 'first_error_table', 'first_error_table_markdown',
-           'first_error_sentences', 'eval_first_errors', 'eval_first_error_table', 'eval_first_error_table_markdown',
-           'plot_iterations', 'plot_edits', 'timing_table', 'seed_times', 'seed_time_sentence', 'write_report',
-           'ReproduceError', 'study_dir', 'study_notebooks', 'notebook_path', 'reproduce']
+           'study_configs', 'run_study', 'cpu_cores', 'memory_gb', 'default_jobs', 'threads_for', 'follow_study',
+           'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler', 'sampled_answers_right',
+           'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown', 'edit_table_markdown',
+           'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence', 'mcnemar_p',
+           'paired_counts', 'paired_table', 'paired_table_markdown', 'paired_sentence', 'auroc', 'confidence_table',
+           'confidence_table_markdown', 'first_error_place', 'first_error_counts', 'first_error_table',
+           'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'eval_first_error_table',
+           'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'seed_times',
+           'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'notebook_path',
+           'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -82,22 +84,41 @@ def default_jobs(cfgs: list[Config]) -> int:
     by_memory = int(mem // CPU_JOB_GB) if mem is not None else 1
     return max(1, min(len(cfgs), cpu_cores(), by_memory))
 
-def _run_alone(cfg: Config, parts: set[str] | None, threads: int) -> dict:
-    "`run_tripost(cfg)` in a process of its own with `threads` threads (a process killed, say for memory, takes no other run with it)."
-    import multiprocessing, torch
+def threads_for(cores: int,     # the cores the study may use
+                jobs: int,      # runs side by side
+                unfinished: int # runs not finished yet (going or waiting)
+               ) -> int:
+    "Threads each going run may use: the cores shared by `jobs` runs, or by fewer once fewer are left."
+    return max(1, cores // max(1, min(jobs, unfinished)))
+
+def _threads_now(unfinished, cores: int, jobs: int) -> int: return threads_for(cores, jobs, unfinished.value)
+
+def follow_study(unfinished,  # a shared `multiprocessing.Value` counting the runs not finished yet
+                 cores: int, jobs: int) -> None:
+    "In a run's process: follow the threads `threads_for` gives as runs finish (`tripost.student.share_threads`)."
+    from tripost.student import share_threads
+    share_threads(functools.partial(_threads_now, unfinished, cores, jobs))
+
+def _run_alone(cfg: Config, parts: set[str] | None, share: tuple) -> dict:
+    "`run_tripost(cfg)` in a process of its own, its threads following `share` (a process killed, say for memory, takes no other run with it)."
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
-                             initargs=(threads,)) as pool:
-        return pool.submit(run_tripost, cfg, progress=False, parts=parts).result()
+    from tripost.reproduce import follow_study # by its module's name, which a spawned process can import (not a notebook's)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=follow_study, initargs=share) as pool:
+            return pool.submit(run_tripost, cfg, progress=False, parts=parts).result()
+    finally:
+        with share[0].get_lock(): share[0].value -= 1 # finished, or failed: its cores go to the runs still going
 
 def _run_side_by_side(cfgs: list[Config], parts: set[str] | None, progress: bool, jobs: int) -> list[dict]:
-    "`run_tripost` of every config, `jobs` at a time, each in a spawned process of `cpu_cores() // jobs` threads; results in order."
+    "`run_tripost` of every config, `jobs` at a time, each in a spawned process with its share of the cores; results in order."
+    import multiprocessing
     from concurrent.futures import ThreadPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
     from tqdm.auto import tqdm
-    threads = max(1, cpu_cores() // jobs)
+    share = (multiprocessing.get_context("spawn").Value("i", len(cfgs)), cpu_cores(), jobs)
     with ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(_run_alone, cfg, parts, threads) for cfg in cfgs]
+        futures = [pool.submit(_run_alone, cfg, parts, share) for cfg in cfgs]
         for _ in tqdm(as_completed(futures), total=len(futures), desc=f"runs ({jobs} at a time)", disable=not progress): pass
     def why(e): return "its process died (killed for memory? fewer jobs need less)" if isinstance(e, BrokenProcessPool) else f"{type(e).__name__}: {e}"
     failed = [f"{cfg.name}: {why(f.exception())}" for cfg, f in zip(cfgs, futures) if f.exception()]

@@ -28,9 +28,9 @@ __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT
            'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop',
            'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'StudentLoadError', 'cache_dir', 'find_smollm2_gguf',
            'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype',
-           'gqa_attention', 'Generation', 'find_stop', 'choose_tokens', 'forward_in_chunks', 'Student', 'tiny_student',
-           'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter',
-           'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'gqa_attention', 'share_threads', 'follow_threads', 'Generation', 'find_stop', 'choose_tokens',
+           'forward_in_chunks', 'Student', 'tiny_student', 'resolve_student', 'load_student', 'add_lora',
+           'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -188,6 +188,23 @@ def _register_gqa():
 
 _register_gqa()
 
+
+# %% ../nbs/10_student.ipynb #97bd6c87
+_threads_source = None # where this process reads the threads it may use now (`share_threads`); None: keep torch's own
+
+def share_threads(source # a function of no arguments giving the threads this process may use now; None stops following
+                 ) -> None:
+    "Make `follow_threads` set torch's threads from `source` (and follow it once now)."
+    global _threads_source
+    _threads_source = source
+    follow_threads()
+
+def follow_threads() -> int:
+    "Set torch's threads to what the shared source says now, if there is one; return the threads in use."
+    if _threads_source is not None:
+        n = max(1, int(_threads_source()))
+        if n != torch.get_num_threads(): torch.set_num_threads(n)
+    return torch.get_num_threads()
 
 # %% ../nbs/10_student.ipynb #2e187eb5
 STOP_QUESTION = "\n" + QUESTION_PREFIX.strip()   # "\nQ:": the model starts a new question
@@ -352,6 +369,7 @@ class Student:
         self.model.eval()
         try:
             for b in range(0, len(order), per_batch):
+                follow_threads() # runs side by side: take over the cores of finished ones
                 chunk = order[b:b + per_batch]
                 for g in self._generate_batch([ids[i] for i in chunk], chunk, max_new_tokens, stops,
                                               temperature, top_p, n, seed, bar):

@@ -27,7 +27,7 @@ from .format import ANSWER_START, FEEDBACK_PREFIX, UPDATE_START
 __all__ = ['CPU_BATCH_TOKENS', 'TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples',
            'WeightedCollator', 'weighted_lm_loss', 'chunked_lm_loss', 'stochastic_round_bf16', 'MasterWeightAdamW',
            'cast_parameters', 'resolve_precision', 'SeededLengthGroupedSampler', 'split_batch', 'WeightedTrainer',
-           'save_atomically', 'CheckpointEvery', 'run_fingerprint', 'train', 'config_path', 'main']
+           'save_atomically', 'CheckpointEvery', 'FollowThreads', 'run_fingerprint', 'train', 'config_path', 'main']
 
 # %% ../nbs/23_training.ipynb #cfcd4c98
 @dataclass
@@ -450,6 +450,12 @@ class CheckpointEvery(TrainerCallback):
         return control
     def on_save(self, args, state, control, **kwargs): self.last = time.monotonic()
 
+class FollowThreads(TrainerCallback):
+    "Before every step, set torch's threads to the shared count (`tripost.student.follow_threads`; a no-op without one)."
+    def on_step_begin(self, args, state, control, **kwargs):
+        from tripost.student import follow_threads
+        follow_threads()
+
 def run_fingerprint(model, data, config: TrainConfig) -> str:
     "A hash of what decides a training run: the starting weights, the encoded examples and the settings."
     h = hashlib.sha256()
@@ -524,7 +530,8 @@ def train(model,                          # a causal LM (continues from its curr
                               data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
                               loss_chunk=config.loss_chunk, max_batch_tokens=config.max_batch_tokens,
                               pad_to_multiple_of=config.pad_to_multiple_of,
-                              callbacks=([CheckpointEvery(config.checkpoint_minutes)] if resumable else []) + list(callbacks or []))
+                              callbacks=[FollowThreads()] + ([CheckpointEvery(config.checkpoint_minutes)] if resumable else [])
+                                        + list(callbacks or []))
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
     seconds = time.time() - t0
