@@ -26,11 +26,12 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 # %% auto #0
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
            'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop',
-           'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'StudentLoadError', 'cache_dir', 'find_smollm2_gguf',
-           'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype',
-           'gqa_attention', 'share_threads', 'follow_threads', 'Generation', 'find_stop', 'choose_tokens',
-           'forward_in_chunks', 'Student', 'tiny_student', 'resolve_student', 'load_student', 'add_lora',
-           'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'MIN_SHARED_PREFIX', 'StudentLoadError', 'cache_dir',
+           'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16',
+           'pick_device', 'pick_dtype', 'gqa_attention', 'share_threads', 'follow_threads', 'Generation', 'find_stop',
+           'choose_tokens', 'forward_in_chunks', 'shared_prefix_length', 'Student', 'tiny_student', 'resolve_student',
+           'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent',
+           'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -295,6 +296,7 @@ def forward_in_chunks(module,      # a causal LM or its decoder
                       chunk: int,  # positions per forward
                       input_ids, attention_mask, # (rows, positions)
                       position_ids=None, # (rows, positions), or None for the module's own
+                      past: int = 0, # positions already in the cache: `attention_mask` has their columns first
                       **kwargs     # passed to every forward (e.g. logits_to_keep)
                      ):
     "Yield `module`'s output for each `chunk` of positions in turn, each forward attending to the cache of those before."
@@ -302,11 +304,17 @@ def forward_in_chunks(module,      # a causal LM or its decoder
     for start in range(0, input_ids.shape[1], chunk):
         end = start + chunk
         pos = {} if position_ids is None else {"position_ids": position_ids[:, start:end]}
-        yield module(input_ids=input_ids[:, start:end], attention_mask=attention_mask[:, :end], use_cache=True,
+        yield module(input_ids=input_ids[:, start:end], attention_mask=attention_mask[:, :past + end], use_cache=True,
                      **{cache_arg: cache}, **pos, **kwargs)
+
+def shared_prefix_length(ids: list[list[int]] # the token ids of a batch's prompts
+                        ) -> int:
+    "How many tokens every prompt begins with, leaving each at least one of its own."
+    return min(len(os.path.commonprefix(ids)), min(len(x) for x in ids) - 1)
 
 CPU_PREFILL_TOKENS = 512 # prompt tokens per prefill forward on a CPU (rows x positions); see "Prefill in chunks" below
 MIN_PREFILL_CHUNK = 16   # the fewest prompt positions a prefill forward takes, however many rows
+MIN_SHARED_PREFIX = 64   # a batch whose prompts begin with this many tokens in common prefills them once; see "A prefix shared by the prompts"
 
 class Student:
     "A causal LM and its tokenizer, with fast batched generation (the transformers backend)."
@@ -314,10 +322,12 @@ class Student:
     def __init__(self, model,              # a transformers causal LM (or a peft model around one)
                  tokenizer,                # its tokenizer
                  name: str | None = None,  # a name for reports
-                 prefill_tokens: int | None = None # prompt tokens per prefill forward; None: `CPU_PREFILL_TOKENS` on a CPU, all at once elsewhere
+                 prefill_tokens: int | None = None, # prompt tokens per prefill forward; None: `CPU_PREFILL_TOKENS` on a CPU, all at once elsewhere
+                 min_shared_prefix: int | None = MIN_SHARED_PREFIX # prefill a batch's common leading tokens once when there are this many; None: never
                 ):
         if prefill_tokens is not None and prefill_tokens < 1: raise ValueError(f"prefill_tokens must be >= 1, not {prefill_tokens}")
         self.model, self.tokenizer, self.prefill_tokens = model, tokenizer, prefill_tokens
+        self.min_shared_prefix = min_shared_prefix
         self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
         if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
         self.eos_ids = self._eos_ids()
@@ -395,19 +405,26 @@ class Student:
     def _generate_batch(self, ids, prompt_indices, max_new_tokens, stops, temperature, top_p, n, seed, bar):
         from transformers import DynamicCache
         dev, pad = self.device, self.tokenizer.pad_token_id
-        width = max(len(x) for x in ids)
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=dev)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=dev)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        plen = {p: len(x) for p, x in zip(prompt_indices, ids)}
         cache_arg, keep_arg = _forward_kwargs(self.model)
         cache = DynamicCache()
         extra = {"logits_to_keep": 1} if keep_arg else {}
-        for out in forward_in_chunks(self.model, cache, self.prefill_chunk(len(ids), width), input_ids, mask, pos, **extra):
+        shared = shared_prefix_length(ids) if len(ids) > 1 and self.min_shared_prefix is not None else 0
+        if shared < (self.min_shared_prefix or 0): shared = 0
+        if shared: # the common leading tokens once, as one row; their KV cache is then copied to every row
+            head = torch.tensor([ids[0][:shared]], device=dev)
+            for _ in forward_in_chunks(self.model, cache, self.prefill_chunk(1, shared), head, torch.ones_like(head), **extra): pass
+            cache.batch_repeat_interleave(len(ids))
+            ids = [x[shared:] for x in ids]
+        width = max(len(x) for x in ids) # the rest of each prompt, left-padded: [shared][pads][own tokens]
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=dev)
+        mask = torch.tensor([[1] * shared + [0] * (width - len(x)) + [1] * len(x) for x in ids], device=dev)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+        for out in forward_in_chunks(self.model, cache, self.prefill_chunk(len(ids), width), input_ids, mask, pos, past=shared, **extra):
             pass # the prompt in chunks of positions; the last chunk's output gives the first token
         logits = out.logits[:, -1, :]
         last_pos = pos[:, -1]
         rows = [(p, s) for p in prompt_indices for s in range(n)]  # (prompt index, sample index) per live row
-        plen = {p: len(x) for p, x in zip(prompt_indices, ids)}
         if n > 1:
             cache.batch_repeat_interleave(n)
             logits, mask, last_pos = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), last_pos.repeat_interleave(n, 0)
