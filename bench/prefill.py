@@ -48,15 +48,20 @@ def timed(student: Student, prompts: list[str], max_new_tokens: int, batch_size:
     return time.perf_counter() - t0, peak_resident_gb(), gens
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str, argv=None) -> argparse.Namespace:
+    "The options of the benchmarks on si_prompt prompts (this one and bench/shared_prefix.py)."
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--run", type=Path, default=RUN, help="a run's si_prompt folder (shots.txt, eval.jsonl)")
     ap.add_argument("--n", type=int, default=32, help="prompts (the longest ones)")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--dtype", default=None, help="default: picked for the hardware")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = arguments(__doc__, argv)
 
     prompts = si_prompts(args.run, args.n)
     base = load_student(dtype=args.dtype)

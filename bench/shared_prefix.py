@@ -14,7 +14,6 @@ agree, and last `speedup: <ratio>`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -22,19 +21,12 @@ from pathlib import Path
 
 import torch
 
-from prefill import RUN, si_prompts, timed
+from prefill import arguments, si_prompts, timed
 from tripost.student import MIN_SHARED_PREFIX, Student, load_student, shared_prefix_length
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--run", type=Path, default=RUN, help="a run's si_prompt folder (shots.txt, eval.jsonl)")
-    ap.add_argument("--n", type=int, default=32, help="prompts (the longest ones)")
-    ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--dtype", default=None, help="default: picked for the hardware")
-    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
-    args = ap.parse_args(argv)
+    args = arguments(__doc__, argv)
 
     prompts = si_prompts(args.run, args.n)
     base = load_student(dtype=args.dtype)
