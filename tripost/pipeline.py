@@ -208,18 +208,25 @@ def peak_resident_gb(reset: bool = False # start a new peak here (Linux: through
     except (OSError, StopIteration, ValueError, IndexError): return None
 
 @functools.cache
-def host_summary(device: str | None = None # the run's device ("cpu", "cuda", ...); None: the one `pick_device` picks
-                ) -> str:
-    "The machine in a few words: the GPU's name, or the CPU's model, the threads torch uses and whether it has bf16."
+def _machine(device: str | None) -> tuple[str, str | None]:
+    "The device's name and, on a CPU, whether it has bf16 (read once: they do not change while a process runs)."
     from tripost.student import cpu_has_bf16, pick_device
     import torch, platform
     dev = pick_device(device)
-    if dev.type == "cuda": return f"{torch.cuda.get_device_name(dev)} (cuda)"
-    if dev.type != "cpu": return dev.type
+    if dev.type == "cuda": return f"{torch.cuda.get_device_name(dev)} (cuda)", None
+    if dev.type != "cpu": return dev.type, None
     try: model = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
     except (OSError, StopIteration): model = platform.processor() or platform.machine()
-    threads = torch.get_num_threads()
-    return f"{model}, {threads} thread{'s' if threads != 1 else ''}, {'bf16' if cpu_has_bf16() else 'no bf16'}"
+    return model, "bf16" if cpu_has_bf16() else "no bf16"
+
+def host_summary(device: str | None = None # the run's device ("cpu", "cuda", ...); None: the one `pick_device` picks
+                ) -> str:
+    "The machine in a few words: the GPU's name, or the CPU's model, the threads torch uses now and whether it has bf16."
+    import torch
+    name, bf16 = _machine(device)
+    if bf16 is None: return name
+    threads = torch.get_num_threads() # not cached: runs side by side change it (`tripost.student.follow_threads`)
+    return f"{name}, {threads} thread{'s' if threads != 1 else ''}, {bf16}"
 
 STAGE_CHOICES = {"baselines", "trigger"} # fields that only choose which stages run: a run folder may change them
 
