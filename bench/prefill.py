@@ -48,6 +48,17 @@ def timed(student: Student, prompts: list[str], max_new_tokens: int, batch_size:
     return time.perf_counter() - t0, peak_resident_gb(), gens
 
 
+def compare(ours: Student, naive: Student, prompts: list[str], args, dtype) -> tuple[float, float, float, float, int]:
+    "Both paths on the same prompts, one after the other, printed: (ours s, ours GB, naive s, naive GB, texts that agree)."
+    ours_s, ours_gb, ours_g = timed(ours, prompts, args.max_new_tokens, args.batch_size)
+    print(f"ours:  {ours_s:7.1f} s, peak {ours_gb:.2f} GB", flush=True)
+    naive_s, naive_gb, naive_g = timed(naive, prompts, args.max_new_tokens, args.batch_size)
+    print(f"naive: {naive_s:7.1f} s, peak {naive_gb:.2f} GB", flush=True)
+    agree = sum(a.text == b.text for a, b in zip(ours_g, naive_g))
+    print(f"texts agree: {agree}/{len(prompts)} (a difference is {dtype} rounding: products of other shapes may round differently)")
+    return ours_s, ours_gb, naive_s, naive_gb, agree
+
+
 def arguments(doc: str, argv=None) -> argparse.Namespace:
     "The options of the benchmarks on si_prompt prompts (this one and bench/shared_prefix.py)."
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
@@ -77,12 +88,7 @@ def main(argv=None):
           f"(CPU_PREFILL_TOKENS {CPU_PREFILL_TOKENS}); naive: {width} (the whole prompt)")
     chunked.generate(prompts[:1], max_new_tokens=2); whole.generate(prompts[:1], max_new_tokens=2) # warm up both
 
-    ours_s, ours_gb, ours = timed(chunked, prompts, args.max_new_tokens, args.batch_size)
-    print(f"ours:  {ours_s:7.1f} s, peak {ours_gb:.2f} GB", flush=True)
-    naive_s, naive_gb, naive = timed(whole, prompts, args.max_new_tokens, args.batch_size)
-    print(f"naive: {naive_s:7.1f} s, peak {naive_gb:.2f} GB", flush=True)
-    agree = sum(a.text == b.text for a, b in zip(ours, naive))
-    print(f"texts agree: {agree}/{len(prompts)} (a difference is {base.dtype} rounding: products of other shapes may round differently)")
+    ours_s, ours_gb, naive_s, naive_gb, agree = compare(chunked, whole, prompts, args, base.dtype)
     print(f"peak memory: naive / ours = {naive_gb / ours_gb:.2f}")
     speedup = naive_s / ours_s
     if args.json:

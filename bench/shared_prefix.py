@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from prefill import arguments, si_prompts, timed
+from prefill import arguments, compare, si_prompts
 from tripost.student import MIN_SHARED_PREFIX, Student, load_student, shared_prefix_length
 
 
@@ -41,12 +41,7 @@ def main(argv=None):
           f"the same in all (MIN_SHARED_PREFIX {MIN_SHARED_PREFIX}); greedy, max_new_tokens {args.max_new_tokens}, batch {args.batch_size}")
     ours.generate(prompts[:2], max_new_tokens=2); naive.generate(prompts[:2], max_new_tokens=2) # warm up both
 
-    ours_s, ours_gb, ours_g = timed(ours, prompts, args.max_new_tokens, args.batch_size)
-    print(f"ours:  {ours_s:7.1f} s, peak {ours_gb:.2f} GB", flush=True)
-    naive_s, naive_gb, naive_g = timed(naive, prompts, args.max_new_tokens, args.batch_size)
-    print(f"naive: {naive_s:7.1f} s, peak {naive_gb:.2f} GB", flush=True)
-    agree = sum(a.text == b.text for a, b in zip(ours_g, naive_g))
-    print(f"texts agree: {agree}/{len(prompts)} (a difference is {base.dtype} rounding: products of other shapes may round differently)")
+    ours_s, ours_gb, naive_s, naive_gb, agree = compare(ours, naive, prompts, args, base.dtype)
     speedup = naive_s / ours_s
     if args.json:
         Path(args.json).write_text(json.dumps({"n": len(prompts), "tokens": [min(lens), max(lens)], "shared": shared,
