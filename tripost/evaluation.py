@@ -68,6 +68,8 @@ def accuracy_table(records: list[EvalRecord]) -> dict:
     return out
 
 # %% ../nbs/24_evaluation.ipynb #f853d09c
+import contextlib
+
 from .student import ATTEMPT_STOPS
 from .tasks.core import Example, get_task
 
@@ -121,11 +123,13 @@ def self_improve(student,                  # a `tripost.student` backend
         raise ValueError(f"{len(attempts)} first attempts for {len(examples)} questions")
     greedy = _greedy(student, batch_size, progress)
     gen = (lambda prompts, *a: greedy([prefix + p for p in prompts], *a)) if prefix else greedy
-    first = attempts if attempts is not None else gen([question_prompt(e.question) for e in examples], ATTEMPT_STOPS, max_new_tokens, "attempts")
-    attempts = [[a] for a in first]; feedbacks = [[] for _ in examples]
-    ctx = [_feedback_prompt(e, attempts[i], feedbacks[i]) for i, e in enumerate(examples)]
-    for i, fb in enumerate(gen(ctx, "\n", min(160, max_new_tokens), "feedback 1")): feedbacks[i].append(fb)
-    _update_loop(gen, examples, attempts, feedbacks, list(range(len(examples))), max_updates, max_new_tokens)
+    reuse = getattr(student, "reuse_kv", None) if not prefix else None # a few-shot prefix is prefilled once per batch already
+    with (reuse or contextlib.nullcontext)(): # each round's prompts continue the last round's sequences
+        first = attempts if attempts is not None else gen([question_prompt(e.question) for e in examples], ATTEMPT_STOPS, max_new_tokens, "attempts")
+        attempts = [[a] for a in first]; feedbacks = [[] for _ in examples]
+        ctx = [_feedback_prompt(e, attempts[i], feedbacks[i]) for i, e in enumerate(examples)]
+        for i, fb in enumerate(gen(ctx, "\n", min(160, max_new_tokens), "feedback 1")): feedbacks[i].append(fb)
+        _update_loop(gen, examples, attempts, feedbacks, list(range(len(examples))), max_updates, max_new_tokens)
     return [EvalRecord(task.name, e.subtask, split.get(e.subtask, "unseen"), e.question, e.answer, attempts[k], feedbacks[k],
                        task.is_correct(e, attempts[k][0]), task.is_correct(e, attempts[k][-1]))
             for k, e in enumerate(examples)]

@@ -26,12 +26,13 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 # %% auto #0
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
            'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop',
-           'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'MIN_SHARED_PREFIX', 'StudentLoadError', 'cache_dir',
-           'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path', 'check_smollm2', 'cpu_has_bf16',
-           'pick_device', 'pick_dtype', 'gqa_attention', 'share_threads', 'follow_threads', 'Generation', 'find_stop',
-           'choose_tokens', 'forward_in_chunks', 'shared_prefix_length', 'Student', 'tiny_student', 'resolve_student',
-           'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent',
-           'EndpointStudent', 'serve_completions']
+           'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'MIN_SHARED_PREFIX', 'MIN_KEPT_PREFIX', 'KEPT_BYTES',
+           'StudentLoadError', 'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path',
+           'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype', 'gqa_attention', 'share_threads',
+           'follow_threads', 'Generation', 'find_stop', 'choose_tokens', 'forward_in_chunks', 'shared_prefix_length',
+           'Kept', 'common_length', 'continued', 'Student', 'tiny_student', 'resolve_student', 'load_student',
+           'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent', 'EndpointStudent',
+           'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -315,6 +316,37 @@ def shared_prefix_length(ids: list[list[int]] # the token ids of a batch's promp
 CPU_PREFILL_TOKENS = 512 # prompt tokens per prefill forward on a CPU (rows x positions); see "Prefill in chunks" below
 MIN_PREFILL_CHUNK = 16   # the fewest prompt positions a prefill forward takes, however many rows
 MIN_SHARED_PREFIX = 64   # a batch whose prompts begin with this many tokens in common prefills them once; see "A prefix shared by the prompts"
+MIN_KEPT_PREFIX = 32     # a prompt continues a kept sequence when they begin with this many tokens in common; see "Continuing the last call's sequences"
+KEPT_BYTES = 2 * 1024**3 # the most KV cache bytes `reuse_kv` keeps from one call for the next
+
+@dataclass
+class Kept:
+    "A finished sequence's token ids and the KV cache of them, per layer (kv_heads, tokens, head_dim), kept for the next call."
+    ids: list[int]
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    @property
+    def nbytes(self) -> int: return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+
+def common_length(a: list[int], b: list[int]) -> int:
+    "How many tokens `a` and `b` begin with in common (a binary search over slice comparisons)."
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]: lo = mid
+        else: hi = mid - 1
+    return lo
+
+def continued(ids: list[int],   # a prompt's token ids
+              kept: dict,       # kept sequences by their first `MIN_KEPT_PREFIX` tokens (`Student._kept`)
+              min_length: int = MIN_KEPT_PREFIX
+             ) -> tuple[Kept | None, int]:
+    "The kept sequence the prompt begins with the most tokens of, and how many (the prompt keeps at least one of its own); (None, 0) if under `min_length`."
+    best, length = None, 0
+    for k in kept.get(tuple(ids[:min_length]), []):
+        n = min(common_length(ids, k.ids), len(ids) - 1)
+        if n > length: best, length = k, n
+    return (best, length) if length >= min_length else (None, 0)
 
 class Student:
     "A causal LM and its tokenizer, with fast batched generation (the transformers backend)."
@@ -323,11 +355,13 @@ class Student:
                  tokenizer,                # its tokenizer
                  name: str | None = None,  # a name for reports
                  prefill_tokens: int | None = None, # prompt tokens per prefill forward; None: `CPU_PREFILL_TOKENS` on a CPU, all at once elsewhere
-                 min_shared_prefix: int | None = MIN_SHARED_PREFIX # prefill a batch's common leading tokens once when there are this many; None: never
+                 min_shared_prefix: int | None = MIN_SHARED_PREFIX, # prefill a batch's common leading tokens once when there are this many; None: never
+                 kept_bytes: int = KEPT_BYTES # the most KV cache bytes `reuse_kv` keeps from one call for the next
                 ):
         if prefill_tokens is not None and prefill_tokens < 1: raise ValueError(f"prefill_tokens must be >= 1, not {prefill_tokens}")
         self.model, self.tokenizer, self.prefill_tokens = model, tokenizer, prefill_tokens
-        self.min_shared_prefix = min_shared_prefix
+        self.min_shared_prefix, self.kept_bytes = min_shared_prefix, kept_bytes
+        self._kept: dict | None = None # the last call's sequences, while `reuse_kv` is on; None: off
         self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
         if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
         self.eos_ids = self._eos_ids()
@@ -355,6 +389,14 @@ class Student:
         enc = self.tokenizer(list(texts), return_tensors="pt", padding=True).to(self.device)
         return self.model(**enc).logits.float()
 
+    @contextmanager
+    def reuse_kv(self):
+        "Within it, each `generate` keeps its sequences' KV cache, and the next one continues them instead of prefilling them again."
+        if self._kept is not None: yield self; return # already on (an outer caller's)
+        self._kept = {}
+        try: yield self
+        finally: self._kept = None
+
     def generate(self, prompts: list[str] | str, # the prompts (a single string is one prompt)
                  max_new_tokens: int = 512,      # the most tokens a sequence may generate
                  stop=None,                      # stop strings: str, (str, k), or a list of them
@@ -371,22 +413,26 @@ class Student:
         if n > 1 and temperature <= 0: warnings.warn("n > 1 with greedy decoding gives n identical sequences")
         stops = _norm_stops(stop)
         ids = self.encode(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: -len(ids[i]))
+        kept = self._kept # the last call's sequences (None: not reusing); this call's replace them
+        found = [continued(x, kept) for x in ids] if kept else [(None, 0)] * len(ids)
+        order = sorted(range(len(prompts)), key=lambda i: -(len(ids[i]) - found[i][1])) # by the tokens left to prefill
         per_batch = max(1, batch_size // n)
         results: dict[tuple[int, int], Generation] = {}
         bar = _progress(len(prompts) * n, progress)
         was_training = self.model.training
         self.model.eval()
+        keep = None if kept is None else {"by_start": {}, "bytes": 0}
         try:
             for b in range(0, len(order), per_batch):
                 follow_threads() # runs side by side: take over the cores of finished ones
                 chunk = order[b:b + per_batch]
                 for g in self._generate_batch([ids[i] for i in chunk], chunk, max_new_tokens, stops,
-                                              temperature, top_p, n, seed, bar):
+                                              temperature, top_p, n, seed, bar, [found[i] for i in chunk], keep):
                     results[g.prompt_index, g.sample_index] = g
         finally:
             if was_training: self.model.train()
             if bar is not None: bar.close()
+            if keep is not None and self._kept is not None: self._kept = keep["by_start"]
         return [results[i, j] for i in range(len(prompts)) for j in range(n)]
 
     def prefill_chunk(self, rows: int, # rows in the batch
@@ -401,26 +447,51 @@ class Student:
         text = self.tokenizer.decode(ids[-tail:], skip_special_tokens=True)
         return any(s in text for s, _ in stops)
 
+    def _keep(self, keep: dict, cache, row: int, real: torch.Tensor, ids: list[int]):
+        "Keep row `row`'s KV cache (its `real` positions, the tokens `ids`) for the next call, within `kept_bytes`."
+        size = len(ids) * sum(2 * l.keys[row, :, 0].numel() * l.keys.element_size() for l in cache.layers)
+        if keep["bytes"] + size > self.kept_bytes or len(ids) < MIN_KEPT_PREFIX: return
+        k = Kept(ids, [l.keys[row][:, real] for l in cache.layers], [l.values[row][:, real] for l in cache.layers])
+        keep["bytes"] += k.nbytes
+        keep["by_start"].setdefault(tuple(ids[:MIN_KEPT_PREFIX]), []).append(k)
+
     @torch.inference_mode()
-    def _generate_batch(self, ids, prompt_indices, max_new_tokens, stops, temperature, top_p, n, seed, bar):
+    def _generate_batch(self, ids, prompt_indices, max_new_tokens, stops, temperature, top_p, n, seed, bar, found=None, keep=None):
         from transformers import DynamicCache
         dev, pad = self.device, self.tokenizer.pad_token_id
+        full = {p: x for p, x in zip(prompt_indices, ids)}
         plen = {p: len(x) for p, x in zip(prompt_indices, ids)}
         cache_arg, keep_arg = _forward_kwargs(self.model)
         cache = DynamicCache()
         extra = {"logits_to_keep": 1} if keep_arg else {}
+        found = found or [(None, 0)] * len(ids) # the kept sequence each prompt continues, and how many of its tokens
         shared = shared_prefix_length(ids) if len(ids) > 1 and self.min_shared_prefix is not None else 0
         if shared < (self.min_shared_prefix or 0): shared = 0
-        if shared: # the common leading tokens once, as one row; their KV cache is then copied to every row
-            head = torch.tensor([ids[0][:shared]], device=dev)
-            for _ in forward_in_chunks(self.model, cache, self.prefill_chunk(1, shared), head, torch.ones_like(head), **extra): pass
+        if sum(n_ for _, n_ in found) > shared * (len(ids) - 1): # continue kept sequences (if that saves more than the shared prefix)
+            past = max(n_ for _, n_ in found)
+            for layer in range(len(next(k for k, _ in found if k is not None).keys)):
+                kv = []
+                for side in ("keys", "values"):
+                    like = next(getattr(k, side)[layer] for k, _ in found if k is not None)
+                    t = like.new_zeros(len(ids), like.shape[0], past, like.shape[2])
+                    for r, (k, n_) in enumerate(found):
+                        if n_: t[r, :, past - n_:] = getattr(k, side)[layer][:, :n_]
+                    kv.append(t)
+                cache.update(*kv, layer)
+            head = [[0] * (past - n_) + [1] * n_ for _, n_ in found]
+            ids = [x[n_:] for x, (_, n_) in zip(ids, found)]
+        elif shared: # the common leading tokens once, as one row; their KV cache is then copied to every row
+            h = torch.tensor([ids[0][:shared]], device=dev)
+            for _ in forward_in_chunks(self.model, cache, self.prefill_chunk(1, shared), h, torch.ones_like(h), **extra): pass
             cache.batch_repeat_interleave(len(ids))
+            past, head = shared, [[1] * shared] * len(ids)
             ids = [x[shared:] for x in ids]
-        width = max(len(x) for x in ids) # the rest of each prompt, left-padded: [shared][pads][own tokens]
+        else: past, head = 0, [[]] * len(ids)
+        width = max(len(x) for x in ids) # the rest of each prompt, left-padded: [kept or shared][pads][own tokens]
         input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=dev)
-        mask = torch.tensor([[1] * shared + [0] * (width - len(x)) + [1] * len(x) for x in ids], device=dev)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
-        for out in forward_in_chunks(self.model, cache, self.prefill_chunk(len(ids), width), input_ids, mask, pos, past=shared, **extra):
+        mask = torch.tensor([h + [0] * (width - len(x)) + [1] * len(x) for h, x in zip(head, ids)], device=dev)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, past:]
+        for out in forward_in_chunks(self.model, cache, self.prefill_chunk(len(ids), width), input_ids, mask, pos, past=past, **extra):
             pass # the prompt in chunks of positions; the last chunk's output gives the first token
         logits = out.logits[:, -1, :]
         last_pos = pos[:, -1]
@@ -436,7 +507,7 @@ class Student:
             return [Generation("", plen[p], 0, "length", None, p, s) for p, s in rows]
         while True:
             nxt = choose_tokens(logits, temperature, top_p, gens).tolist()
-            keep = []
+            live = []
             for r, tok in enumerate(nxt):
                 new[r].append(tok)
                 p, s = rows[r]
@@ -450,17 +521,19 @@ class Student:
                         if hit: finish, text, which = "stop", text[:hit[0]], hit[1]
                     if finish is None and len(new[r]) >= max_new_tokens:
                         finish, text = "length", self.tokenizer.decode(new[r], skip_special_tokens=True)
-                if finish: done.append(Generation(text, plen[p], len(new[r]), finish, which, p, s))
-                else: keep.append(r)
-            if bar is not None: bar.update(len(rows) - len(keep))
-            if not keep: return done
-            if len(keep) < len(rows):
-                k = torch.tensor(keep, device=dev)
+                if finish:
+                    done.append(Generation(text, plen[p], len(new[r]), finish, which, p, s))
+                    if keep is not None: self._keep(keep, cache, r, mask[r].bool(), full[p] + new[r][:-1]) # all but the last token are in the cache
+                else: live.append(r)
+            if bar is not None: bar.update(len(rows) - len(live))
+            if not live: return done
+            if len(live) < len(rows):
+                k = torch.tensor(live, device=dev)
                 cache.batch_select_indices(k)
                 mask, last_pos = mask[k], last_pos[k]
-                rows, new = [rows[r] for r in keep], [new[r] for r in keep]
-                if gens is not None: gens = [gens[r] for r in keep]
-                nxt = [nxt[r] for r in keep]
+                rows, new = [rows[r] for r in live], [new[r] for r in live]
+                if gens is not None: gens = [gens[r] for r in live]
+                nxt = [nxt[r] for r in live]
             mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
             last_pos = last_pos + 1
             out = self.model(input_ids=torch.tensor(nxt, device=dev)[:, None], attention_mask=mask,
