@@ -10,7 +10,7 @@ one, e.g. a run folder's `ft_rationale/model`), both ways in one process,
 and prints each way's wall time and peak resident memory (VmHWM, reset before each), how many
 records agree, and last `speedup: <ratio>`.
 
-    python bench/reuse_kv.py                                  # 90 questions, 192 new tokens (about 4 minutes here)
+    python bench/reuse_kv.py                                  # 90 questions, 192 new tokens (about 3 minutes here)
     python bench/reuse_kv.py --n 8 --max-new-tokens 16        # a quick look
 """
 from __future__ import annotations
