@@ -209,6 +209,7 @@ def test_real_llama_server_end_to_end(arith, llama_server, tmp_path):
     status = Counter(r.status for r in res)
     print(f"\nSmolLM2 feedback ({time.time() - t0:.0f} s): {dict(status)}; reasons: {dict(t.stats.reasons)}")
     for r in res: print("  ", repr((r.raw or "")[:120]), "->", r.status, (r.reason or "")[:80])
+    assert llama_server.exit_reason() is None, f"the llama.cpp server {llama_server.exit_reason()}"
     assert len(res) == 8 and status["failed"] == 0 and status["used"] + status["invalid"] == 8
     assert t.stats.as_dict()["requests"] == 8 and t.stats.as_dict()["completion_tokens"] > 0
     assert all(r.reason for r in res if not r.ok)

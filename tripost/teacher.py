@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -30,11 +31,12 @@ from .tasks.core import Example, Task, get_task, write_text_atomic
 log = logging.getLogger("tripost.teacher")
 
 # %% auto #0
-__all__ = ['log', 'FEEDBACK_INSTRUCTION', 'IMPROVE_INSTRUCTION', 'KEY_ENV_VARS', 'TeacherResult', 'used', 'invalid', 'failed',
-           'TeacherError', 'Teacher', 'ScriptedTeacher', 'Prompt', 'attempt_block', 'Shot', 'make_shots',
-           'feedback_prompt', 'improve_prompt', 'read_feedback_answer', 'read_improve_answer', 'check_feedback',
-           'check_improvement', 'default_cache_dir', 'DiskCache', 'TeacherStats', 'read_api_key', 'RequestFailed',
-           'Completion', 'Endpoint', 'LLMTeacher', 'MixedTeacher', 'free_port', 'LocalLlamaServer']
+__all__ = ['log', 'FEEDBACK_INSTRUCTION', 'IMPROVE_INSTRUCTION', 'KEY_ENV_VARS', 'AMX_CRASH_HINT', 'TeacherResult', 'used',
+           'invalid', 'failed', 'TeacherError', 'Teacher', 'ScriptedTeacher', 'Prompt', 'attempt_block', 'Shot',
+           'make_shots', 'feedback_prompt', 'improve_prompt', 'read_feedback_answer', 'read_improve_answer',
+           'check_feedback', 'check_improvement', 'default_cache_dir', 'DiskCache', 'TeacherStats', 'read_api_key',
+           'RequestFailed', 'Completion', 'Endpoint', 'LLMTeacher', 'MixedTeacher', 'free_port', 'server_exit_reason',
+           'LocalLlamaServer']
 
 # %% ../nbs/11_teacher.ipynb #ca3b6a0e
 @dataclass
@@ -607,6 +609,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
+AMX_CRASH_HINT = ("llama.cpp's AMX kernels crash on some CPUs that have AMX (ggml-org/llama.cpp#20824); "
+                  "build llama-cpp-python without them: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --force-reinstall "
+                  "--no-deps --no-cache-dir llama-cpp-python")
+
+def server_exit_reason(returncode: int | None # a process's return code (`Popen.poll()`); None while it runs
+                      ) -> str | None:
+    "Why a server process stopped, in words; None while it runs."
+    if returncode is None: return None
+    if returncode >= 0: return f"exited with code {returncode}"
+    try: name = signal.Signals(-returncode).name
+    except ValueError: name = f"signal {-returncode}"
+    return f"killed by {name}" + (f" ({AMX_CRASH_HINT})" if -returncode == signal.SIGSEGV else "")
+
 class LocalLlamaServer:
     "A llama-cpp-python OpenAI-compatible server on 127.0.0.1, as a context manager."
     def __init__(self, model_path: str | Path | None = None, # a GGUF file; None: SmolLM2-135M-Instruct
@@ -637,13 +652,18 @@ class LocalLlamaServer:
         deadline = time.time() + self.startup_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the llama.cpp server exited with code {self.proc.returncode} (command: {' '.join(cmd)})")
+                raise RuntimeError(f"the llama.cpp server {server_exit_reason(self.proc.returncode)} (command: {' '.join(cmd)})")
             try:
                 with urllib.request.urlopen(self.base_url + "/models", timeout=2) as r:
                     if r.status == 200: return self
             except OSError: time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"the llama.cpp server did not answer within {self.startup_timeout:.0f} s")
+
+    def exit_reason(self) -> str | None:
+        "Why the started server is no longer running (`server_exit_reason`); None while it runs."
+        if self.proc is None: return "not started, or stopped"
+        return server_exit_reason(self.proc.poll())
 
     def stop(self) -> None:
         "Stop the server (terminate, then kill)."
