@@ -5,7 +5,6 @@
 # %% ../nbs/31_pipeline.ipynb #da7b9b4f
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import functools
 import gc
@@ -189,14 +188,14 @@ def release_memory():
     gc.collect()
     import torch
     if torch.cuda.is_available(): torch.cuda.empty_cache()
-    if sys.platform.startswith("linux"):
-        try: ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError): pass # a C library without malloc_trim (e.g. musl)
+    from tripost.student import trim_heap
+    trim_heap()
 
 def resident_gb() -> float | None:
     "This process's resident memory in GB (None where /proc is not there)."
-    try: return round(int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
-    except (OSError, ValueError, IndexError): return None
+    from tripost.student import resident_bytes
+    b = resident_bytes()
+    return None if b is None else round(b / 2**30, 2)
 
 def peak_resident_gb(reset: bool = False # start a new peak here (Linux: through /proc/self/clear_refs)
                     ) -> float | None:

@@ -5,7 +5,9 @@
 # %% ../nbs/10_student.ipynb #a43304ee
 from __future__ import annotations
 
+import ctypes
 import fcntl
+import functools
 import importlib.util
 import json
 import os
@@ -25,14 +27,14 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 
 # %% auto #0
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
-           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop',
+           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'HEAP_SLACK_GB',
            'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'MIN_SHARED_PREFIX', 'MIN_KEPT_PREFIX', 'KEPT_BYTES',
            'StudentLoadError', 'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path',
            'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype', 'gqa_attention', 'share_threads',
-           'follow_threads', 'Generation', 'find_stop', 'choose_tokens', 'forward_in_chunks', 'shared_prefix_length',
-           'Kept', 'common_length', 'continued', 'Student', 'tiny_student', 'resolve_student', 'load_student',
-           'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter', 'VLLMStudent', 'EndpointStudent',
-           'serve_completions']
+           'follow_threads', 'Generation', 'find_stop', 'choose_tokens', 'trim_heap', 'resident_bytes', 'HeapWatch',
+           'forward_in_chunks', 'shared_prefix_length', 'Kept', 'common_length', 'continued', 'Student', 'tiny_student',
+           'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter',
+           'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -284,6 +286,45 @@ def choose_tokens(logits: torch.Tensor, # (rows, vocab) next-token logits
     probs = _top_p_filter(logits.float() / temperature, top_p).softmax(-1)
     return torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generators)])
 
+# %% ../nbs/10_student.ipynb #b3d95f2a
+HEAP_SLACK_GB = 2.0 # on a CPU, give the heap's free pages back when generation has grown the process this much since it last did
+
+@functools.cache
+def _malloc_trim():
+    "glibc's `malloc_trim`, or None (another C library, another system)."
+    try: return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError): return None
+
+def trim_heap() -> bool:
+    "Give the C heap's free pages back to the system (glibc's `malloc_trim(0)`); False where there is no such call."
+    trim = _malloc_trim()
+    if trim is None: return False
+    trim(0)
+    return True
+
+def resident_bytes() -> int | None:
+    "This process's resident memory in bytes (None where /proc is not there)."
+    try: return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError): return None
+
+class HeapWatch:
+    "Called after each step of a long computation: trims the heap whenever the process has grown `slack_gb` since the last trim."
+    def __init__(self, slack_gb: float = HEAP_SLACK_GB, # growth (GB of resident memory) that triggers a trim
+                 trim_first: bool = False  # trim once now, so that the floor is what the process holds, not what earlier work left
+                ):
+        self.slack, self.trims = slack_gb * 2**30, 0
+        if trim_first: trim_heap()
+        self.floor = resident_bytes()
+    def __call__(self) -> bool:
+        "Trim if the process has grown `slack_gb` since the last trim (or since this watch began); whether it did."
+        now = resident_bytes()
+        if now is None or self.floor is None or now <= self.floor + self.slack: return False
+        if not trim_heap(): self.floor = None; return False # nothing to call: stop looking
+        self.trims += 1
+        self.floor = resident_bytes()
+        return True
+
+
 # %% ../nbs/10_student.ipynb #f056d57a
 def _forward_kwargs(model) -> tuple[str, bool]:
     "The name of the cache argument of `model.forward` and whether it accepts `logits_to_keep`."
@@ -356,11 +397,12 @@ class Student:
                  name: str | None = None,  # a name for reports
                  prefill_tokens: int | None = None, # prompt tokens per prefill forward; None: `CPU_PREFILL_TOKENS` on a CPU, all at once elsewhere
                  min_shared_prefix: int | None = MIN_SHARED_PREFIX, # prefill a batch's common leading tokens once when there are this many; None: never
-                 kept_bytes: int = KEPT_BYTES # the most KV cache bytes `reuse_kv` keeps from one call for the next
+                 kept_bytes: int = KEPT_BYTES, # the most KV cache bytes `reuse_kv` keeps from one call for the next
+                 heap_slack_gb: float | None = HEAP_SLACK_GB # on a CPU, trim the heap when generation grew the process this much (`HeapWatch`); None: never
                 ):
         if prefill_tokens is not None and prefill_tokens < 1: raise ValueError(f"prefill_tokens must be >= 1, not {prefill_tokens}")
         self.model, self.tokenizer, self.prefill_tokens = model, tokenizer, prefill_tokens
-        self.min_shared_prefix, self.kept_bytes = min_shared_prefix, kept_bytes
+        self.min_shared_prefix, self.kept_bytes, self.heap_slack_gb = min_shared_prefix, kept_bytes, heap_slack_gb
         self._kept: dict | None = None # the last call's sequences, while `reuse_kv` is on; None: off
         self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
         if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
@@ -464,6 +506,7 @@ class Student:
         cache_arg, keep_arg = _forward_kwargs(self.model)
         cache = DynamicCache()
         extra = {"logits_to_keep": 1} if keep_arg else {}
+        watch = HeapWatch(self.heap_slack_gb, trim_first=True) if dev.type == "cpu" and self.heap_slack_gb is not None else (lambda: None)
         found = found or [(None, 0)] * len(ids) # the kept sequence each prompt continues, and how many of its tokens
         shared = shared_prefix_length(ids) if len(ids) > 1 and self.min_shared_prefix is not None else 0
         if shared < (self.min_shared_prefix or 0): shared = 0
@@ -492,7 +535,7 @@ class Student:
         mask = torch.tensor([h + [0] * (width - len(x)) + [1] * len(x) for h, x in zip(head, ids)], device=dev)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, past:]
         for out in forward_in_chunks(self.model, cache, self.prefill_chunk(len(ids), width), input_ids, mask, pos, past=past, **extra):
-            pass # the prompt in chunks of positions; the last chunk's output gives the first token
+            watch() # the prompt in chunks of positions; the last chunk's output gives the first token
         logits = out.logits[:, -1, :]
         last_pos = pos[:, -1]
         rows = [(p, s) for p in prompt_indices for s in range(n)]  # (prompt index, sample index) per live row
@@ -539,6 +582,7 @@ class Student:
             out = self.model(input_ids=torch.tensor(nxt, device=dev)[:, None], attention_mask=mask,
                              position_ids=last_pos[:, None], use_cache=True, **{cache_arg: cache})
             logits = out.logits[:, -1, :]
+            watch()
 
 def _progress(total: int, progress):
     "A tqdm bar over sequences, or None."

@@ -553,7 +553,7 @@ def train(model,                          # a causal LM (continues from its curr
     return model, stats
 
 # %% ../nbs/23_training.ipynb #b8e4d0f2
-CPU_BATCH_TOKENS = 4096 # padded tokens per forward and backward pass in the pipeline's training on a CPU (`max_batch_tokens`)
+CPU_BATCH_TOKENS = 2048 # padded tokens per forward and backward pass in the pipeline's training on a CPU (`max_batch_tokens`)
 
 # %% ../nbs/23_training.ipynb #9aa68a52
 def config_path(name: str # a file in tripost/configs, e.g. "accelerate_ddp.yaml"
