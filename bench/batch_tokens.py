@@ -10,7 +10,7 @@ same (`tripost.training.split_batch`).
 
 The last line is `speedup: <2048 / 4096>` (tokens/s).
 """
-import argparse, json, os, subprocess, sys, tempfile
+import argparse, json, subprocess, sys, tempfile
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "reports/runs/cpu-logical_deduction-s0/logical_deduction/ft_si_demo/train"

@@ -11,10 +11,8 @@ import gc
 import json
 import logging
 import math
-import os
 import random
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
