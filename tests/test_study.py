@@ -73,6 +73,9 @@ def test_smoke_study_end_to_end_and_resume(tmp_path):
     times = list(csv.DictReader(open(reports / "seed_times.csv")))
     assert [(r["seed"], r["task"]) for r in times] == [("0", TASK), ("1", TASK), ("0", "all"), ("1", "all")]
     assert "The stages of one seed, all tasks, summed: seed 0: " in text and "; seed 1: " in text
+    for r in times: # the two seeds ran side by side: wall time, read from when each stage ran, is at most the stages' sum
+        assert 0 < float(r["wall_seconds"]) <= float(r["seconds"]) + 1, r
+    assert text.count(" of wall time") == 2
     assert {r["method"] for r in csv.DictReader(open(reports / "si_table.csv"))} == set(METHODS)
     # the executed notebooks carry the injected parameters
     nb = json.loads((reports / "05_results.ipynb").read_text())

@@ -277,7 +277,8 @@ class Run:
             self._peak = outer_peak; peak_resident_gb(reset=True) # the outer stage goes on with a fresh high-water mark
         if not artifact.exists(): raise RuntimeError(f"stage {name} did not write {artifact}")
         self.stats["ran"].append(name)
-        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb(), "peak_gb": peak, "host": host_summary(self.cfg.device)}
+        line = {"stage": name, "seconds": round(secs, 2), "rss_gb": resident_gb(), "peak_gb": peak, "host": host_summary(self.cfg.device),
+                "started": round(t0, 1), "ended": round(t0 + took, 1)}
         with open(self.dir / "timings.jsonl", "a") as f: f.write(json.dumps(line) + "\n")
         return artifact
 

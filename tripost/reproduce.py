@@ -26,9 +26,9 @@ __all__ = ['CPU_JOB_GB', 'SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'F
            'paired_counts', 'paired_table', 'paired_table_markdown', 'paired_sentence', 'auroc', 'confidence_table',
            'confidence_table_markdown', 'first_error_place', 'first_error_counts', 'first_error_table',
            'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'eval_first_error_table',
-           'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'seed_times',
-           'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks', 'notebook_path',
-           'reproduce']
+           'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'busy_seconds',
+           'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
+           'notebook_path', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -635,32 +635,50 @@ def timing_table(cfgs: list[Config]) -> list[dict]:
             acc[key] = acc.get(key, 0.0) + d["seconds"]
     return [{"model": m, "stage": s, "seconds": round(v, 1)} for (m, s), v in sorted(acc.items(), key=lambda kv: -kv[1])]
 
+def busy_seconds(intervals # (start, end) pairs of times, in seconds
+                ) -> float:
+    "The length of the union of time intervals: how long at least one of them was going on."
+    total, reached = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b > reached: total, reached = total + b - max(a, reached), b
+    return total
+
+def _stage_intervals(lines: list[dict]) -> list[tuple[float, float]] | None:
+    "Each stage's (started, ended), or None where a line does not say (run folders from before they were recorded)."
+    if not lines or any("started" not in d or "ended" not in d for d in lines): return None
+    return [(d["started"], d["ended"]) for d in lines]
+
 def seed_times(cfgs: list[Config]) -> list[dict]:
-    "Seconds per seed and task (every stage of the run summed) and the machines they ran on, then a row per seed with task 'all'."
-    rows, totals, hosts = [], {}, {}
+    "Seconds per seed and task (every stage of the run summed), wall seconds (stages going on), machines; then a row per seed, task 'all'."
+    rows, totals, hosts, spans = [], {}, {}, {}
     for cfg in cfgs:
         f = Path(cfg.root) / cfg.name / "timings.jsonl"
         if not f.exists(): continue
         lines = [json.loads(line) for line in f.read_text().splitlines()]
         secs, machines = sum(d["seconds"] for d in lines), sorted({d["host"] for d in lines if d.get("host")})
-        rows.append({"seed": cfg.seed, "task": ",".join(cfg.tasks), "seconds": round(secs, 1), "host": " + ".join(machines)})
+        iv = _stage_intervals(lines)
+        rows.append({"seed": cfg.seed, "task": ",".join(cfg.tasks), "seconds": round(secs, 1),
+                     "wall_seconds": "" if iv is None else round(busy_seconds(iv), 1), "host": " + ".join(machines)})
         totals[cfg.seed] = totals.get(cfg.seed, 0.0) + secs
         hosts.setdefault(cfg.seed, set()).update(machines)
-    return rows + [{"seed": s, "task": "all", "seconds": round(v, 1), "host": " + ".join(sorted(hosts[s]))}
+        spans[cfg.seed] = None if iv is None or spans.get(cfg.seed, []) is None else spans.get(cfg.seed, []) + iv
+    return rows + [{"seed": s, "task": "all", "seconds": round(v, 1),
+                    "wall_seconds": "" if spans[s] is None else round(busy_seconds(spans[s]), 1), "host": " + ".join(sorted(hosts[s]))}
                    for s, v in sorted(totals.items())]
 
 def _hours(seconds: float) -> str: return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 def seed_time_sentence(rows: list[dict] # from `seed_times`
                       ) -> str:
-    "One sentence: what each seed took in all, and per task, and on which machine (where timings.jsonl recorded it)."
+    "One sentence: what each seed took in all, and per task, on which machine, and in how much wall time (where timings.jsonl recorded them)."
     out = []
     for s in sorted({r["seed"] for r in rows}):
         per = [r for r in rows if r["seed"] == s]
         tot = next(r for r in per if r["task"] == "all")
         out.append(f"seed {s}: {_hours(tot['seconds'])} (" + ", ".join(f"{r['task'].replace('_', ' ')} {_hours(r['seconds'])}"
                                                           for r in per if r["task"] != "all") + ")"
-                   + (f" on {tot['host']}" if tot.get("host") else ""))
+                   + (f" on {tot['host']}" if tot.get("host") else "")
+                   + (f", in {_hours(float(tot['wall_seconds']))} of wall time" if tot.get("wall_seconds") not in (None, "") else ""))
     return "The stages of one seed, all tasks, summed: " + "; ".join(out) + "." if out else "(no timings)"
 
 REPORT_FILES = ("results.md", "main_table.csv", "si_table.csv", "edit_stats.csv", "confidence.csv", "timings.csv", "seed_times.csv",
