@@ -650,7 +650,7 @@ def _stage_intervals(lines: list[dict]) -> list[tuple[float, float]] | None:
 
 def seed_times(cfgs: list[Config]) -> list[dict]:
     "Seconds per seed and task (every stage of the run summed), wall seconds (stages going on), machines; then a row per seed, task 'all'."
-    rows, totals, hosts, spans = [], {}, {}, {}
+    rows, totals, hosts, spans, unrecorded = [], {}, {}, {}, set()  # unrecorded: seeds with a run whose lines lack started/ended
     for cfg in cfgs:
         f = Path(cfg.root) / cfg.name / "timings.jsonl"
         if not f.exists(): continue
@@ -661,9 +661,10 @@ def seed_times(cfgs: list[Config]) -> list[dict]:
                      "wall_seconds": "" if iv is None else round(busy_seconds(iv), 1), "host": " + ".join(machines)})
         totals[cfg.seed] = totals.get(cfg.seed, 0.0) + secs
         hosts.setdefault(cfg.seed, set()).update(machines)
-        spans[cfg.seed] = None if iv is None or spans.get(cfg.seed, []) is None else spans.get(cfg.seed, []) + iv
+        if iv is None: unrecorded.add(cfg.seed)
+        else: spans.setdefault(cfg.seed, []).extend(iv)
     return rows + [{"seed": s, "task": "all", "seconds": round(v, 1),
-                    "wall_seconds": "" if spans[s] is None else round(busy_seconds(spans[s]), 1), "host": " + ".join(sorted(hosts[s]))}
+                    "wall_seconds": "" if s in unrecorded else round(busy_seconds(spans.get(s, [])), 1), "host": " + ".join(sorted(hosts[s]))}
                    for s, v in sorted(totals.items())]
 
 def _hours(seconds: float) -> str: return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
