@@ -62,7 +62,8 @@ def run_study(cfgs: list[Config],             # from `study_configs`
     return out
 
 # %% ../nbs/33_reproduce.ipynb #c4d2f7b1
-CPU_JOB_GB = 10.5 # memory one run of the cpu preset may take at its peak (up to 11.8 GB seen with 4096-token slices; 2048 since: 1.8 GB less)
+CPU_JOB_GB = 10.5 # memory one run of the cpu preset may take at its peak (up to 11.8 GB seen with 4096-token slices; 2048 since: 1.8 GB less,
+                  # though a run's last trainings reached 10.9 GB as its heap fragmented: bench/heap_growth.py)
 
 def cpu_cores() -> int:
     "The cores this process may use."
