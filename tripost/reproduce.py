@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .pipeline import Config, check_config, make_config, run_tripost
-from .tasks.core import TASKS
+from .tasks.core import TASKS, read_jsonl
 
 # %% auto #0
 __all__ = ['CPU_JOB_GB', 'SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLACES', 'REPORT_FILES',
@@ -499,7 +499,6 @@ def first_error_counts(edits: list) -> dict:
 def first_error_table(cfgs: list[Config]) -> list[dict]:
     "Per task and TriPosT iteration, mean over the runs: where the expert found the first mistake of the student's attempts."
     from tripost.editing import Edit
-    from tripost.tasks.core import read_jsonl
     acc, examples = {}, {}
     for cfg in cfgs:
         for task in cfg.tasks:
@@ -624,14 +623,17 @@ def plot_edits(results: dict, path: str | Path) -> Path:
     return path
 
 # %% ../nbs/33_reproduce.ipynb #0e466c78
+def _timings(cfg: Config) -> list[dict] | None:
+    "The lines of a run's timings.jsonl (`read_jsonl`: a bad line names the file and line); None where the run has none yet."
+    f = Path(cfg.root) / cfg.name / "timings.jsonl"
+    return read_jsonl(f) if f.exists() else None
+
 def timing_table(cfgs: list[Config]) -> list[dict]:
     "Seconds per kind of stage (data, train, rollouts, edit, eval, ...) and model, summed over the runs (every task and seed)."
     acc = {}
     for cfg in cfgs:
-        f = Path(cfg.root) / cfg.name / "timings.jsonl"
-        if not f.exists(): continue
-        for line in f.read_text().splitlines():
-            d = json.loads(line); parts = d["stage"].split("/")
+        for d in _timings(cfg) or []:
+            parts = d["stage"].split("/")
             key = (parts[1] if len(parts) > 2 else "-", parts[-1])
             acc[key] = acc.get(key, 0.0) + d["seconds"]
     return [{"model": m, "stage": s, "seconds": round(v, 1)} for (m, s), v in sorted(acc.items(), key=lambda kv: -kv[1])]
@@ -653,9 +655,7 @@ def seed_times(cfgs: list[Config]) -> list[dict]:
     "Seconds per seed and task (every stage of the run summed), wall seconds (stages going on), machines; then a row per seed, task 'all'."
     rows, totals, hosts, spans, unrecorded = [], {}, {}, {}, set()  # unrecorded: seeds with a run whose lines lack started/ended
     for cfg in cfgs:
-        f = Path(cfg.root) / cfg.name / "timings.jsonl"
-        if not f.exists(): continue
-        lines = [json.loads(line) for line in f.read_text().splitlines()]
+        if (lines := _timings(cfg)) is None: continue
         secs, machines = sum(d["seconds"] for d in lines), sorted({d["host"] for d in lines if d.get("host")})
         iv = _stage_intervals(lines)
         rows.append({"seed": cfg.seed, "task": ",".join(cfg.tasks), "seconds": round(secs, 1),
