@@ -162,10 +162,9 @@ def _hidden_in_chunks(body,   # the decoder without its LM head
                      ):
     "The decoder's last hidden states, `chunk` positions per forward, each attending to the cache of those before."
     import torch
-    from transformers import DynamicCache
-    from tripost.student import forward_in_chunks
+    from tripost.student import InPlaceCache, forward_in_chunks
     if chunk >= ids.shape[1]: return body(input_ids=ids, attention_mask=att).last_hidden_state
-    return torch.cat([o.last_hidden_state for o in forward_in_chunks(body, DynamicCache(), chunk, ids, att)], 1)
+    return torch.cat([o.last_hidden_state for o in forward_in_chunks(body, InPlaceCache(), chunk, ids, att)], 1)
 
 def continuation_logprobs(student,                # a transformers `Student` (or any object with this method)
                           prompts: list[str],     # the texts before

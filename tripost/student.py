@@ -27,14 +27,14 @@ from .format import FEEDBACK_PREFIX, QUESTION_PREFIX, UPDATE_START
 
 # %% auto #0
 __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT', 'GQA_ATTENTION', 'STOP_QUESTION',
-           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'HEAP_SLACK_GB',
-           'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'MIN_SHARED_PREFIX', 'MIN_KEPT_PREFIX', 'KEPT_BYTES',
-           'StudentLoadError', 'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path',
+           'STOP_FEEDBACK', 'STOP_UPDATE', 'ATTEMPT_STOPS', 'FEEDBACK_STOPS', 'ROUND_STOPS', 'Stop', 'KV_BLOCK',
+           'HEAP_SLACK_GB', 'CPU_PREFILL_TOKENS', 'MIN_PREFILL_CHUNK', 'MIN_SHARED_PREFIX', 'MIN_KEPT_PREFIX',
+           'KEPT_BYTES', 'StudentLoadError', 'cache_dir', 'find_smollm2_gguf', 'smollm2_tokenizer_path', 'smollm2_path',
            'check_smollm2', 'cpu_has_bf16', 'pick_device', 'pick_dtype', 'gqa_attention', 'share_threads',
-           'follow_threads', 'Generation', 'find_stop', 'choose_tokens', 'trim_heap', 'resident_bytes', 'HeapWatch',
-           'forward_in_chunks', 'shared_prefix_length', 'Kept', 'common_length', 'continued', 'Student', 'tiny_student',
-           'resolve_student', 'load_student', 'add_lora', 'save_adapter', 'load_adapter', 'merge_adapter',
-           'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'follow_threads', 'Generation', 'find_stop', 'choose_tokens', 'InPlaceLayer', 'InPlaceCache', 'trim_heap',
+           'resident_bytes', 'HeapWatch', 'forward_in_chunks', 'shared_prefix_length', 'Kept', 'common_length',
+           'continued', 'Student', 'tiny_student', 'resolve_student', 'load_student', 'add_lora', 'save_adapter',
+           'load_adapter', 'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -171,16 +171,10 @@ GQA_ATTENTION = "tripost_gqa" # the name `gqa_attention` is registered under
 def gqa_attention(module, query, key, value, # (batch, heads, q, d) and (batch, kv_heads, length, d)
                   attention_mask, # (batch, 1, q, length) additive mask, or None
                   scaling: float, dropout: float = 0.0, **kwargs):
-    "Attention in which each group of query heads uses its shared key/value head in place (no `repeat_kv` copy)."
-    b, h, q, d = query.shape
-    kv_heads, length = key.shape[1], key.shape[2]
-    g = h // kv_heads # query heads per key/value head; head i uses key/value head i // g
-    scores = torch.matmul(query.reshape(b, kv_heads, g * q, d), key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        scores = (scores.view(b, kv_heads, g, q, length) + attention_mask[:, :, None, :, :length]).view(b, kv_heads, g * q, length)
-    probs = torch.softmax(scores, -1, dtype=torch.float32).to(query.dtype)
-    probs = torch.nn.functional.dropout(probs, p=dropout, training=module.training)
-    out = torch.matmul(probs, value).view(b, h, q, d)
+    "Attention in which each group of query heads uses its shared key/value head where it lies (no `repeat_kv` copy, none of a cache's view)."
+    mask = None if attention_mask is None else attention_mask[:, :, :, :key.shape[2]]
+    out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling, enable_gqa=True,
+                                                           dropout_p=dropout if module.training else 0.0)
     return out.transpose(1, 2).contiguous(), None
 
 def _register_gqa():
@@ -286,6 +280,75 @@ def choose_tokens(logits: torch.Tensor, # (rows, vocab) next-token logits
     probs = _top_p_filter(logits.float() / temperature, top_p).softmax(-1)
     return torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generators)])
 
+# %% ../nbs/10_student.ipynb #92fde284
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+KV_BLOCK = 256 # positions of room an in-place KV cache adds when it is full
+
+class InPlaceLayer(DynamicLayer):
+    "One layer's keys and values in buffers with room to spare: new positions are written in place, the buffers grow by `KV_BLOCK`."
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        super().lazy_initialization(key_states, value_states)
+        self.length, self.key_buffer, self.value_buffer = 0, None, None
+
+    def _views(self):
+        "Point `keys` and `values` (what attention reads) at the filled part of the buffers."
+        self.keys, self.values = self.key_buffer[:, :, :self.length], self.value_buffer[:, :, :self.length]
+
+    def _make_room(self, need: int, key_states: torch.Tensor, value_states: torch.Tensor):
+        "Buffers that hold `need` positions and `KV_BLOCK` more, with what is held copied over."
+        def grown(old, like):
+            new = like.new_empty(like.shape[0], like.shape[1], need + KV_BLOCK, like.shape[3])
+            if old is not None: new[:, :, :self.length] = old[:, :, :self.length]
+            return new
+        self.key_buffer, self.value_buffer = grown(self.key_buffer, key_states), grown(self.value_buffer, value_states)
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+        "Write the new positions after those held; return views of all of them."
+        if not self.is_initialized: self.lazy_initialization(key_states, value_states)
+        end = self.length + key_states.shape[-2]
+        if self.key_buffer is None or end > self.key_buffer.shape[-2]: self._make_room(end, key_states, value_states)
+        self.key_buffer[:, :, self.length:end] = key_states
+        self.value_buffer[:, :, self.length:end] = value_states
+        self.length = end
+        self._views()
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int: return self.length if self.is_initialized else 0
+
+    def crop(self, tokens_to_remove: int) -> None:
+        "Drop the last `-tokens_to_remove` positions (a negative count, as `DynamicLayer.crop` takes it)."
+        if tokens_to_remove > 0: raise ValueError(f"crop takes a negative number of positions to remove, not {tokens_to_remove}")
+        if tokens_to_remove == 0 or not self.is_initialized: return
+        self.length = max(0, self.length + tokens_to_remove)
+        self._views()
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        if self.get_seq_length() > 0:
+            self.key_buffer, self.value_buffer = self.key_buffer.repeat_interleave(repeats, 0), self.value_buffer.repeat_interleave(repeats, 0)
+            self._views()
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self.get_seq_length() > 0:
+            self.key_buffer, self.value_buffer = self.key_buffer[indices], self.value_buffer[indices]
+            self._views()
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        if self.get_seq_length() > 0: self.batch_select_indices(beam_idx.to(self.key_buffer.device))
+
+    def reset(self) -> None:
+        self.key_buffer = self.value_buffer = None
+        self.length = 0
+        super().reset()
+
+class InPlaceCache(DynamicCache):
+    "A `DynamicCache` whose layers are `InPlaceLayer`s: a step writes its position in place instead of copying the cache."
+    def __init__(self):
+        super().__init__()
+        self.layer_class_to_replicate = InPlaceLayer
+
+
 # %% ../nbs/10_student.ipynb #b3d95f2a
 HEAP_SLACK_GB = 2.0 # on a CPU, give the heap's free pages back when generation has grown the process this much since it last did
 
@@ -334,7 +397,7 @@ def _forward_kwargs(model) -> tuple[str, bool]:
     return cache_arg, "logits_to_keep" in params
 
 def forward_in_chunks(module,      # a causal LM or its decoder
-                      cache,       # the KV cache the forwards attend to and grow (a `DynamicCache`)
+                      cache,       # the KV cache the forwards attend to and grow (an `InPlaceCache`, a `DynamicCache`)
                       chunk: int,  # positions per forward
                       input_ids, attention_mask, # (rows, positions)
                       position_ids=None, # (rows, positions), or None for the module's own
@@ -398,11 +461,13 @@ class Student:
                  prefill_tokens: int | None = None, # prompt tokens per prefill forward; None: `CPU_PREFILL_TOKENS` on a CPU, all at once elsewhere
                  min_shared_prefix: int | None = MIN_SHARED_PREFIX, # prefill a batch's common leading tokens once when there are this many; None: never
                  kept_bytes: int = KEPT_BYTES, # the most KV cache bytes `reuse_kv` keeps from one call for the next
-                 heap_slack_gb: float | None = HEAP_SLACK_GB # on a CPU, trim the heap when generation grew the process this much (`HeapWatch`); None: never
+                 heap_slack_gb: float | None = HEAP_SLACK_GB, # on a CPU, trim the heap when generation grew the process this much (`HeapWatch`); None: never
+                 cache_class: type = InPlaceCache # the KV cache generation keeps (transformers' `DynamicCache` copies it at every step)
                 ):
         if prefill_tokens is not None and prefill_tokens < 1: raise ValueError(f"prefill_tokens must be >= 1, not {prefill_tokens}")
         self.model, self.tokenizer, self.prefill_tokens = model, tokenizer, prefill_tokens
         self.min_shared_prefix, self.kept_bytes, self.heap_slack_gb = min_shared_prefix, kept_bytes, heap_slack_gb
+        self.cache_class = cache_class
         self._kept: dict | None = None # the last call's sequences, while `reuse_kv` is on; None: off
         self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
         if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
@@ -499,12 +564,11 @@ class Student:
 
     @torch.inference_mode()
     def _generate_batch(self, ids, prompt_indices, max_new_tokens, stops, temperature, top_p, n, seed, bar, found=None, keep=None):
-        from transformers import DynamicCache
         dev, pad = self.device, self.tokenizer.pad_token_id
         full = {p: x for p, x in zip(prompt_indices, ids)}
         plen = {p: len(x) for p, x in zip(prompt_indices, ids)}
         cache_arg, keep_arg = _forward_kwargs(self.model)
-        cache = DynamicCache()
+        cache = self.cache_class()
         extra = {"logits_to_keep": 1} if keep_arg else {}
         watch = HeapWatch(self.heap_slack_gb, trim_first=True) if dev.type == "cpu" and self.heap_slack_gb is not None else (lambda: None)
         found = found or [(None, 0)] * len(ids) # the kept sequence each prompt continues, and how many of its tokens
