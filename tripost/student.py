@@ -704,7 +704,7 @@ def load_student(name_or_path: str | Path | None = None, # hub id, local folder,
     if local_files_only is None: local_files_only = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=local_files_only)
-        if dev.type == "cpu" and dt == torch.bfloat16: model_kwargs.setdefault("attn_implementation", GQA_ATTENTION)
+        if dev.type == "cpu": model_kwargs.setdefault("attn_implementation", GQA_ATTENTION) # see "Device and dtype"
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=local_files_only, **model_kwargs)
     except (OSError, ValueError) as e:
         raise StudentLoadError(f"cannot load the model {name_or_path!r} ({path}): {str(e).splitlines()[0]}. "
