@@ -192,39 +192,50 @@ def weighted_lm_loss(logits: torch.Tensor,     # (batch, length, vocab) model ou
 class _ChunkedLinearCE(torch.autograd.Function):
     "Sum of w * cross-entropy of `h @ W.T`, with both gradients computed in the forward pass, slice by slice."
     @staticmethod
-    def forward(ctx, h, W, targets, weights, chunk):
-        loss = torch.zeros((), dtype=torch.float32, device=h.device)
-        grad_h = torch.empty_like(h)
-        grad_W = torch.zeros(W.shape, dtype=torch.float32, device=W.device)
-        for i in range(0, h.shape[0], chunk):
-            hc, y, w = h[i:i + chunk], targets[i:i + chunk], weights[i:i + chunk]
-            z = (hc @ W.t()).float()
-            lse = torch.logsumexp(z, -1)
-            loss += ((lse - z.gather(1, y[:, None])[:, 0]) * w).sum()
-            g = z.sub_(lse[:, None]).exp_()                       # softmax, in place of the logits
-            g[torch.arange(len(y), device=g.device), y] -= 1
-            g = g.mul_(w[:, None]).to(h.dtype)
-            grad_h[i:i + chunk] = g @ W
-            grad_W += (g.t() @ hc).float()
+    def forward(ctx, h, W, targets, weights, chunk, group):
+        n, vocab, dev = h.shape[0], W.shape[0], h.device
+        loss, grad_h, grad_W = torch.zeros((), dtype=torch.float32, device=dev), torch.empty_like(h), None
+        z32 = torch.empty(min(chunk, n), vocab, dtype=torch.float32, device=dev) # one slice's logits, reused by every slice
+        low = None if h.dtype == torch.float32 else torch.empty(z32.shape, dtype=h.dtype, device=dev)
+        rows = torch.arange(len(z32), device=dev)
+        for s in range(0, n, group):
+            e = min(n, s + group)
+            G = torch.empty(e - s, vocab, dtype=h.dtype, device=dev) # the group's gradients of the logits
+            for i in range(s, e, chunk):
+                j = min(e, i + chunk)
+                y, w, z = targets[i:j], weights[i:j], z32[:j - i]
+                if low is None: torch.mm(h[i:j], W.t(), out=z)
+                else: z.copy_(torch.mm(h[i:j], W.t(), out=low[:j - i]))
+                top, picked = z.amax(-1, keepdim=True), z.gather(1, y[:, None])
+                total = z.sub_(top).exp_().sum(-1, keepdim=True)      # z now holds exp(logits - max)
+                loss += ((total.log() + top - picked)[:, 0] * w).sum() # logsumexp - the target's logit
+                z.mul_(w[:, None] / total)                            # w * softmax
+                z[rows[:j - i], y] -= w                               # w * (softmax - onehot(y))
+                G[i - s:j - s] = z
+                torch.mm(G[i - s:j - s], W, out=grad_h[i:j])
+            part = G.t() @ h[s:e]                                     # the head's gradient: one matmul per group
+            grad_W = part if grad_W is None else grad_W.float() + part.float()
+        if grad_W is None: grad_W = torch.zeros_like(W)               # no trained position
         ctx.save_for_backward(grad_h, grad_W.to(W.dtype))
         return loss
 
     @staticmethod
     def backward(ctx, grad_out):
         grad_h, grad_W = ctx.saved_tensors
-        return grad_h * grad_out.to(grad_h.dtype), grad_W * grad_out.to(grad_W.dtype), None, None, None
+        return grad_h * grad_out.to(grad_h.dtype), grad_W * grad_out.to(grad_W.dtype), None, None, None, None
 
 def chunked_lm_loss(hidden: torch.Tensor,      # (batch, length, d) the decoder's last hidden states
                     head_weight: torch.Tensor, # (vocab, d) the LM head's weight (no bias)
                     labels: torch.Tensor,      # (batch, length) token ids, -100 where not trained
                     weights: torch.Tensor,     # (batch, length) loss weight of each token
                     num_items: int | torch.Tensor | None = None, # the normaliser N; None: the trained tokens here
-                    chunk: int = 256           # positions per slice
+                    chunk: int = 256,          # positions per slice
+                    group: int = 2048          # positions whose head gradient one matmul sums (a group x vocab buffer)
                    ) -> torch.Tensor:
     "`weighted_lm_loss` of `hidden @ head_weight.T`, computed on the trained positions, `chunk` at a time."
     tgt, w = labels[:, 1:], weights[:, 1:].to(hidden.device)
     keep = tgt != -100
-    loss = _ChunkedLinearCE.apply(hidden[:, :-1][keep], head_weight, tgt[keep], w[keep].float(), chunk)
+    loss = _ChunkedLinearCE.apply(hidden[:, :-1][keep], head_weight, tgt[keep], w[keep].float(), chunk, group)
     n = keep.sum() if num_items is None else num_items
     if torch.is_tensor(n): n = n.to(loss.device)
     return loss / n
