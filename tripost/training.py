@@ -258,15 +258,17 @@ def stochastic_round_bf16(x: torch.Tensor, # fp32 values
 class MasterWeightAdamW(torch.optim.AdamW):
     "AdamW that updates fp32 master copies of low-precision parameters and writes them back (stochastically) rounded."
     def __init__(self, params, stochastic_rounding: bool = True, # round bf16 copies at random (unbiased) rather than to nearest
+                 fused: bool | None = None, # torch's fused AdamW kernel; None: where the masters' device has one (CPU, CUDA)
                  **kwargs):
         self.model_params = [p for p in params if p.requires_grad]
         self.masters = [p.detach().float().clone().requires_grad_(True) for p in self.model_params]
+        if fused is None: fused = not kwargs.get("foreach") and all(m.device.type in ("cpu", "cuda") for m in self.masters)
         self.stochastic_rounding = stochastic_rounding
         # on a CPU, drawing fresh random bits costs more than the rounding itself: draw one pool, read it at random offsets
         cpu_sizes = [p.numel() for p in self.model_params if p.device.type == "cpu" and p.dtype == torch.bfloat16]
         self._pool = (torch.randint(0, 1 << 16, (max(1 << 20, 2 * max(cpu_sizes)),), dtype=torch.int32)
                       if stochastic_rounding and cpu_sizes else None)
-        super().__init__(self.masters, **kwargs)
+        super().__init__(self.masters, fused=fused or None, **kwargs)
 
     def _noise(self, m: torch.Tensor) -> torch.Tensor:
         "16-bit random integers for one master tensor: fresh on a GPU, a window of the pool at a random offset on a CPU."
