@@ -198,21 +198,25 @@ class _ChunkedLinearCE(torch.autograd.Function):
         z32 = torch.empty(min(chunk, n), vocab, dtype=torch.float32, device=dev) # one slice's logits, reused by every slice
         low = None if h.dtype == torch.float32 else torch.empty(z32.shape, dtype=h.dtype, device=dev)
         rows = torch.arange(len(z32), device=dev)
+        autocast = torch.is_autocast_enabled(dev.type)
+        def mm(a, b, out): # a @ b into `out`; under autocast through a plain matmul, whose dtype autocast picks (out= bypasses it)
+            if autocast: out.copy_(a @ b)
+            else: torch.mm(a, b, out=out)
         for s in range(0, n, group):
             e = min(n, s + group)
             G = torch.empty(e - s, vocab, dtype=h.dtype, device=dev) # the group's gradients of the logits
             for i in range(s, e, chunk):
                 j = min(e, i + chunk)
                 y, w, z = targets[i:j], weights[i:j], z32[:j - i]
-                if low is None: torch.mm(h[i:j], W.t(), out=z)
-                else: z.copy_(torch.mm(h[i:j], W.t(), out=low[:j - i]))
+                if low is None: mm(h[i:j], W.t(), z)
+                else: mm(h[i:j], W.t(), low[:j - i]); z.copy_(low[:j - i])
                 top, picked = z.amax(-1, keepdim=True), z.gather(1, y[:, None])
                 total = z.sub_(top).exp_().sum(-1, keepdim=True)      # z now holds exp(logits - max)
                 loss += ((total.log() + top - picked)[:, 0] * w).sum() # logsumexp - the target's logit
                 z.mul_(w[:, None] / total)                            # w * softmax
                 z[rows[:j - i], y] -= w                               # w * (softmax - onehot(y))
                 G[i - s:j - s] = z
-                torch.mm(G[i - s:j - s], W, out=grad_h[i:j])
+                mm(G[i - s:j - s], W, grad_h[i:j])
             part = G.t() @ h[s:e]                                     # the head's gradient: one matmul per group
             grad_W = part if grad_W is None else grad_W.float() + part.float()
         if grad_W is None: grad_W = torch.zeros_like(W)               # no trained position
