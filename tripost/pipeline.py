@@ -495,6 +495,9 @@ def run_task(run: Run, task_name: str,
             if examples else functools.partial(copy_model, prev, idir / "model"))
         results[f"iter-{t}"] = {**eval_stage(run, task, prev, test_q, idir), "data": card}
         if cfg.trigger: results[f"trigger-{t}"] = trigger_stage(run, task, prev, idir, val_q, test_q, idir / "trigger", f"trigger-{t}")
+        elif val_q: # no trigger stage to answer the validation questions: a stage of their own, to choose the iteration on
+            v = eval_stage(run, task, prev, val_q, idir / "val", f"val-{t}")
+            results[f"iter-{t}"]["val"] = {"n": v["n"], "correct": round(v["total"] * v["n"])}
     results.update(run_baselines(run, task, parts, train_q, test_q, base, ft_model, budgets))
     return results
 

@@ -330,8 +330,9 @@ def negative_findings(results: dict) -> list[str]:
 
 # %% ../nbs/33_reproduce.ipynb #7c92048a
 def _val_correct(models: dict, it: str) -> int | None:
-    "Correct plain validation answers of iteration `it` (`iter-t`), from its trigger stage; None if none were recorded."
-    return models.get(f"trigger-{it[5:]}", {}).get("choice", {}).get("val_without")
+    "Correct plain validation answers of iteration `it` (`iter-t`): from its trigger stage, else its own validation stage; None if neither ran."
+    known = models.get(f"trigger-{it[5:]}", {}).get("choice", {}).get("val_without")
+    return known if known is not None else models.get(it, {}).get("val", {}).get("correct")
 
 def best_iterations(results: dict) -> dict:
     "{seed: {task: the TriPosT iteration with the most correct validation answers}} (the last where none were recorded)."
