@@ -27,8 +27,8 @@ log = logging.getLogger("tripost")
 __all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
            'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
            'peak_resident_gb', 'host_summary', 'Run', 'make_data', 'base_model', 'resolve_model', 'load_model',
-           'make_teacher', 'train_stage', 'copy_model', 'eval_stage', 'trigger_stage', 'thin_iteration_warning',
-           'window', 'run_task', 'run_baselines', 'run_tripost']
+           'make_teacher', 'train_stage', 'copy_model', 'eval_stage', 'val_stage', 'trigger_stage',
+           'thin_iteration_warning', 'window', 'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -383,6 +383,19 @@ def eval_stage(run: Run, task, model_path, test: list[Example], folder: Path, # 
     run.stage(f"{task.name}/{name or folder.name}/eval", metrics_path, evaluate)
     return json.loads(metrics_path.read_text())
 
+def val_stage(run: Run, task, model_path, # a path, or the stage that trains it
+              val: list[Example],       # the validation questions
+              idir: Path,               # the iteration's folder
+              name: str = "val"         # the stage's name in logs and timings, e.g. "val-1"
+             ) -> dict:
+    "Right plain answers to the validation questions ({n, correct}), to choose an iteration on: the trigger's if it ran, else a stage's own."
+    choice = idir / "trigger" / "choice.json"
+    if choice.exists(): # a run folder that had the trigger: its validation answers serve (and no model is needed)
+        c = json.loads(choice.read_text())
+        return {"n": c["val_n"], "correct": c["val_without"]}
+    v = eval_stage(run, task, model_path, val, idir / "val", name)
+    return {"n": v["n"], "correct": round(v["total"] * v["n"])}
+
 def trigger_stage(run: Run, task, model_path, # a path, or the stage that trains it
                   plain: Path,              # the folder of the model's plain evaluation (`eval_stage`)
                   val: list[Example],       # validation questions: the threshold is chosen on them
@@ -495,9 +508,7 @@ def run_task(run: Run, task_name: str,
             if examples else functools.partial(copy_model, prev, idir / "model"))
         results[f"iter-{t}"] = {**eval_stage(run, task, prev, test_q, idir), "data": card}
         if cfg.trigger: results[f"trigger-{t}"] = trigger_stage(run, task, prev, idir, val_q, test_q, idir / "trigger", f"trigger-{t}")
-        elif val_q: # no trigger stage to answer the validation questions: a stage of their own, to choose the iteration on
-            v = eval_stage(run, task, prev, val_q, idir / "val", f"val-{t}")
-            results[f"iter-{t}"]["val"] = {"n": v["n"], "correct": round(v["total"] * v["n"])}
+        elif val_q: results[f"iter-{t}"]["val"] = val_stage(run, task, prev, val_q, idir, f"val-{t}")
     results.update(run_baselines(run, task, parts, train_q, test_q, base, ft_model, budgets))
     return results
 
