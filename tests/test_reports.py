@@ -23,7 +23,7 @@ def test_reports_found():
 @pytest.mark.parametrize("report", REPORTS, ids=lambda p: str(p.relative_to(REPO)))
 def test_report_follows_from_run_folders(report, tmp_path, monkeypatch):
     params = json.loads((report / "reproduce.json").read_text())["parameters"]
-    cfgs = study_configs(params["preset"], params["tasks"], params["seeds"], tmp_path)
+    cfgs = study_configs(params["preset"], params["tasks"], params["seeds"], tmp_path, params.get("overrides"))
     missing = [c.name for c in cfgs if not (RUNS / c.name / "config.yaml").exists()]
     if missing: pytest.skip(f"{report.relative_to(REPO)}: run folders not committed: {', '.join(missing)}")
     for c in cfgs: shutil.copytree(RUNS / c.name, tmp_path / c.name) # the copy may be written to (results.json); the repository is not

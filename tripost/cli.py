@@ -18,7 +18,8 @@ from .format import ANSWER_START, QUESTION_PREFIX, Feedback
 from .tasks import TASKS, get_task
 
 # %% auto #0
-__all__ = ['demo_task', 'parse_sets', 'config_from_args', 'add_run_options', 'build_parser', 'main']
+__all__ = ['CONTROLS_HELP', 'demo_task', 'parse_sets', 'run_overrides', 'config_from_args', 'add_run_options', 'build_parser',
+           'main']
 
 # %% ../nbs/32_cli.ipynb #532b5799
 def demo_task(name: str,    # a task name from `TASKS`
@@ -55,6 +56,11 @@ def parse_sets(pairs: list[str] # "field=value" strings; values are read as YAML
         out[k.strip()] = yaml.safe_load(v)
     return out
 
+def run_overrides(args) -> dict:
+    "Config overrides from `--controls` (this study's gold control and revision trigger, on) and `--set` (which wins)."
+    from tripost.pipeline import BASELINES
+    return {**({"baselines": list(BASELINES), "trigger": True} if getattr(args, "controls", False) else {}), **parse_sets(args.set)}
+
 def config_from_args(args):
     "The run's config from the preset, a YAML file, --tasks, --name, --root, --seed and --set."
     from tripost.pipeline import ConfigError, config_from_yaml, make_config
@@ -65,7 +71,7 @@ def config_from_args(args):
     elif args.tasks == "all": over["tasks"] = list(TASKS)
     for k in ("name", "root", "seed"):
         if getattr(args, k) is not None: over[k] = getattr(args, k)
-    over.update(parse_sets(args.set))
+    over.update(run_overrides(args))
     return make_config(args.preset, **over)
 
 def _run(args) -> int:
@@ -106,7 +112,7 @@ def _reproduce(args) -> int:
         print(f"tripost: --seeds takes integers, not {' '.join(args.seeds)!r}", file=sys.stderr); return 2
     t0 = time.time()
     try:
-        md = reproduce(args.preset, tasks, seeds, reports=args.reports, run_root=args.root, overrides=parse_sets(args.set),
+        md = reproduce(args.preset, tasks, seeds, reports=args.reports, run_root=args.root, overrides=run_overrides(args),
                        force=args.force, progress=not args.quiet, jobs=args.jobs)
     except ReproduceError as e:
         print(f"tripost: {e}", file=sys.stderr); return 1
@@ -133,6 +139,9 @@ def _demo(args) -> int:
     ok = [demo_task(n, seed=args.seed) for n in names]
     return 0 if all(ok) else 1
 
+CONTROLS_HELP = ("also run this study's two controls, which are not the paper's: the gold control and the revision trigger "
+                 "(the cpu preset leaves them out, the other presets run them; --set still wins)")
+
 def add_run_options(p: argparse.ArgumentParser):
     "The options that choose a run's config: preset, tasks, YAML file, name, root, seed, --set."
     p.add_argument("--preset", default="cpu", choices=("tiny", "cpu", "paper"),
@@ -144,6 +153,7 @@ def add_run_options(p: argparse.ArgumentParser):
     p.add_argument("--root", default=None, help="where run folders go (default: runs)")
     p.add_argument("--seed", type=int, default=None, help="the run's seed (default: 0)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change any config field, e.g. --set iterations=2")
+    p.add_argument("--controls", action="store_true", help=CONTROLS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="where the run folders go (default: REPORTS/runs; the models in them are "
                                                 "not committed, everything else is, and a finished run needs no model)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change a config field of every run, e.g. --set iterations=2")
+    p.add_argument("--controls", action="store_true", help=CONTROLS_HELP)
     p.add_argument("--jobs", type=int, default=None, help="runs (a task and a seed each) side by side, each in its own process "
                                                           "with its share of the cores (default: one per core on a CPU with the "
                                                           "offline default student, as memory allows; else 1)")

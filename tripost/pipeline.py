@@ -86,7 +86,7 @@ PRESETS = {
                  rationale_epochs=1, batch_size=8, lr=1e-3, max_length=512, max_new_tokens=32, gen_batch_size=16),
     "cpu": dict(name="cpu", n_train=400, n_val=30, n_test=30, window=100, iterations=2, epochs=1, rationale_epochs=2,
                 batch_size=16, lr=1e-4, gen_batch_size=64, max_new_tokens=320, lmsi_samples=4, lmsi_questions=100,
-                si_demo_questions=100),
+                si_demo_questions=100, baselines=["ft_si_demo", "lmsi", "si_prompt"], trigger=False), # the controls: opt-in
     "paper": dict(name="paper", split="paper", student="huggyllama/llama-7b", n_train=1000, n_val=100, n_test=200,
                   window=1000, iterations=3, epochs=4, rationale_epochs=4, lr=1e-6, batch_size=32, weight=1.5,
                   ratio="1.5:1:1", max_new_tokens=1024, gen_batch_size=64, teacher="scripted"),

@@ -20,15 +20,15 @@ from .tasks.core import TASKS, read_jsonl
 # %% auto #0
 __all__ = ['CPU_JOB_GB', 'SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'FIRST_ERROR_PLACES', 'REPORT_FILES',
            'study_configs', 'run_study', 'cpu_cores', 'memory_gb', 'default_jobs', 'threads_for', 'follow_study',
-           'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table', 'sampler', 'sampled_answers_right',
-           'edit_table', 'markdown_table', 'main_table_markdown', 'si_table_markdown', 'edit_table_markdown',
-           'write_csv', 'verdict', 'negative_findings', 'best_iterations', 'target_sentence', 'mcnemar_p',
-           'paired_counts', 'paired_table', 'paired_table_markdown', 'paired_sentence', 'auroc', 'confidence_table',
-           'confidence_table_markdown', 'first_error_place', 'first_error_counts', 'first_error_table',
-           'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors', 'eval_first_error_table',
-           'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table', 'busy_seconds',
-           'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir', 'study_notebooks',
-           'notebook_path', 'reproduce']
+           'expected_work', 'longest_first', 'model_order', 'method_label', 'mean_sd', 'main_table', 'si_table',
+           'sampler', 'sampled_answers_right', 'edit_table', 'markdown_table', 'main_table_markdown',
+           'si_table_markdown', 'edit_table_markdown', 'write_csv', 'verdict', 'negative_findings', 'best_iterations',
+           'target_sentence', 'mcnemar_p', 'paired_counts', 'paired_table', 'paired_table_markdown', 'paired_sentence',
+           'auroc', 'confidence_table', 'confidence_table_markdown', 'first_error_place', 'first_error_counts',
+           'first_error_table', 'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors',
+           'eval_first_error_table', 'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
+           'busy_seconds', 'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir',
+           'study_notebooks', 'notebook_path', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -111,6 +111,22 @@ def _run_alone(cfg: Config, parts: set[str] | None, share: tuple) -> dict:
     finally:
         with share[0].get_lock(): share[0].value -= 1 # finished, or failed: its cores go to the runs still going
 
+def expected_work(cfg: Config) -> float:
+    "A run's work, to compare runs by: its training questions times their mean length with gold rationales, in characters."
+    from tripost.pipeline import make_data
+    from tripost.tasks import get_task
+    total = 0.0
+    for name in cfg.tasks:
+        task = get_task(name)
+        try: train = make_data(task, cfg)["train"]
+        except Exception: continue # (a missing data file, say) the run itself will stop on it and say why
+        total += sum(len(e.question) + len(task.gold_rationale(e)) for e in train)
+    return total
+
+def longest_first(cfgs: list[Config]) -> list[int]:
+    "The order to start runs in: the most `expected_work` first, so that no long run starts last while a core idles."
+    return sorted(range(len(cfgs)), key=lambda i: -expected_work(cfgs[i]))
+
 def _run_side_by_side(cfgs: list[Config], parts: set[str] | None, progress: bool, jobs: int) -> list[dict]:
     "`run_tripost` of every config, `jobs` at a time, each in a spawned process with its share of the cores; results in order."
     import multiprocessing
@@ -119,7 +135,8 @@ def _run_side_by_side(cfgs: list[Config], parts: set[str] | None, progress: bool
     from tqdm.auto import tqdm
     share = (multiprocessing.get_context("spawn").Value("i", len(cfgs)), cpu_cores(), jobs)
     with ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(_run_alone, cfg, parts, share) for cfg in cfgs]
+        futures = [None] * len(cfgs)
+        for i in longest_first(cfgs): futures[i] = pool.submit(_run_alone, cfgs[i], parts, share) # a queue: the first in start first
         for _ in tqdm(as_completed(futures), total=len(futures), desc=f"runs ({jobs} at a time)", disable=not progress): pass
     def why(e): return "its process died (killed for memory? fewer jobs need less)" if isinstance(e, BrokenProcessPool) else f"{type(e).__name__}: {e}"
     failed = [f"{cfg.name}: {why(f.exception())}" for cfg, f in zip(cfgs, futures) if f.exception()]
@@ -703,6 +720,8 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
     pt = paired_table(results, cfgs or []); write_csv(pt, reports / "paired.csv")
     plot_iterations(results, reports / "accuracy.png"); plot_edits(results, reports / "edits.png")
     seeds = sorted(results)
+    names = _tasks_models(results)[1]
+    gold, trigger = (any(m.startswith(p) for m in names) for p in ("gold_control-", "trigger-")) # the study's controls ran
     md = ["# TriPosT: results", ""]
     if cfgs:
         c = cfgs[0]
@@ -712,23 +731,23 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
                f"ratio {c.ratio}, at most {c.eval_max_updates} updated answer(s) at evaluation. Seeds: {', '.join(map(str, seeds))} "
                f"(run folders `{Path(c.root).name}/{c.name.rsplit('-', 2)[0]}-<task>-s<seed>`).", ""]
     md += ["## What it shows", "", target_sentence(results), "", "\n\n".join(verdict(results)), "",
-           "Question by question on test (all seeds together), TriPosT's best iteration against ft rationale and the gold "
-           "control of the same iteration: the questions only one of the two got right, and McNemar's exact p (the chance "
+           "Question by question on test (all seeds together), TriPosT's best iteration against ft rationale"
+           + (" and the gold control of the same iteration" if gold else "") + ": the questions only one of the two got right, and McNemar's exact p (the chance "
            "of a split at least this uneven if both were equally good). " + paired_sentence(pt), "",
            paired_table_markdown(pt) if pt else "(no paired test records)", "",
            "The paper's negative findings, checked:", "", "\n\n".join(negative_findings(results) or ["(no baselines ran)"]), "",
            "## Main table", "",
            "Accuracy in percent on the seen subtasks (those trained on), the unseen ones (held out) and in total, "
-           f"mean ± standard deviation over {len(seeds)} seed(s). *gold control (t)* continues ft rationale on as many gold "
+           f"mean ± standard deviation over {len(seeds)} seed(s)." + (" *gold control (t)* continues ft rationale on as many gold "
            "rationales as TriPosT trained on up to iteration t: where it matches TriPosT, the gain came from more training, "
-           "not from self-improvement.", "", main_table_markdown(mt), "", "![accuracy per iteration](accuracy.png)", "",
+           "not from self-improvement." if gold else ""), "", main_table_markdown(mt), "", "![accuracy per iteration](accuracy.png)", "",
            "## Self-improvement at inference", "",
            "*revised*: the share of test questions where the model's own feedback found a mistake and it wrote an updated "
            "answer. *fixed* / *broken*: questions whose first attempt was wrong and became right / was right and became wrong "
            "(mean over seeds). *net* = fixed − broken. *contribution*: the share of correct final answers that a revision made "
-           "correct. *harm*: the share of questions a revision broke. *TriPosT (t) + trigger*: the same model, made to doubt "
+           "correct. *harm*: the share of questions a revision broke." + (" *TriPosT (t) + trigger*: the same model, made to doubt "
            "its all-correct verdicts whose probability under the model is below a threshold chosen on the validation "
-           "questions (tripost.evaluation.revise_doubted).", "", si_table_markdown(st), "",
+           "questions (tripost.evaluation.revise_doubted)." if trigger else ""), "", si_table_markdown(st), "",
            "## What the expert did with the student's attempts", "",
            "Per TriPosT iteration (mean over seeds): the sampled training attempts"
            + (f" (temperature {cfgs[0].temperature:g})" if cfgs else "") + " whose every step the expert found right (only "
@@ -751,7 +770,9 @@ def write_report(results: dict,               # {seed: {task: {model: metrics}}}
            "the model's own feedback called a right and a wrong attempt all-correct; the median probability it gives that "
            "all-correct feedback after right and after wrong attempts; the AUROC of that probability (0.5: it cannot tell "
            "them apart, 1.0: it always can); the revision trigger's threshold chosen there, and the answers that revising "
-           "below it fixed and broke.", "", confidence_table_markdown(ct) if ct else "(no validation records)", "",
+           "below it fixed and broke.", "", confidence_table_markdown(ct) if ct else "(no validation records)" if trigger else
+           "(no validation records: the revision trigger scores them, and it is one of the study's controls, which did not run; "
+           "`tripost reproduce --controls` runs them)", "",
            "## Where the time went", "", seed_time_sentence(seed_times(cfgs or [])), "",
            "The longest kinds of stage, summed over every task and seed (all of them in timings.csv, per seed and task in "
            "seed_times.csv):", "",
