@@ -96,8 +96,10 @@ def _threads_now(unfinished, cores: int, jobs: int) -> int: return threads_for(c
 
 def follow_study(unfinished,  # a shared `multiprocessing.Value` counting the runs not finished yet
                  cores: int, jobs: int) -> None:
-    "In a run's process: follow the threads `threads_for` gives as runs finish (`tripost.student.share_threads`)."
+    "In a run's process: follow the threads `threads_for` gives as runs finish (`tripost.student.share_threads`); no progress bars."
+    from transformers.utils import logging as hf_logging
     from tripost.student import share_threads
+    hf_logging.disable_progress_bar() # a run's process shows none of its own, and transformers' would cross the other runs' lines
     share_threads(functools.partial(_threads_now, unfinished, cores, jobs))
 
 def _run_alone(cfg: Config, parts: set[str] | None, share: tuple) -> dict:
