@@ -1,8 +1,12 @@
 """The study chain as `tripost reproduce` runs it: the five study notebooks executed by papermill with
-injected smoke parameters (the tiny preset, one task, two seeds side by side), into a temporary folder."""
+injected smoke parameters (the tiny preset, one task, two seeds side by side), into a temporary folder,
+from the package as `pip install` builds it (conftest.py's `installed`)."""
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,15 +30,27 @@ def test_missing_study_folder_says_where_it_looked(tmp_path, monkeypatch):
     assert study_dir() == study_dir(Path(__file__).resolve().parents[1] / "nbs" / "study") # falls back to nbs/study
 
 
-def test_smoke_study_end_to_end_and_resume(tmp_path):
+def run_installed(site: Path, cwd: Path, code: str) -> str:
+    "Run `code` in a fresh Python that imports tripost from `site` (ahead of the clone's editable install)."
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("TRIPOST_STUDY", None)
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def test_smoke_study_end_to_end_and_resume(installed, tmp_path):
     reports = tmp_path / "reports"
     runs = reports / "runs" # the run folders go into the report unless told otherwise
-    t0 = time.time()
-    md = reproduce("tiny", [TASK], seeds=[0, 1], reports=reports, progress=False, jobs=2) # the two seeds side by side
-    secs = time.time() - t0
+    t0 = time.time() # from the installed package, in a folder of the user's: the study notebooks ship in the wheel
+    out = run_installed(installed, tmp_path, "import tripost; from tripost.reproduce import study_dir, reproduce\n"
+                        f"md = reproduce('tiny', [{TASK!r}], seeds=[0, 1], reports='reports', progress=False, jobs=2)\n"
+                        "for x in (tripost.__file__, study_dir(), md): print('->', x)")
+    secs = time.time() - t0 # the two seeds side by side
     print(f"smoke study chain (tiny, 1 task, 2 seeds): {secs:.0f} s")
     assert secs < 600 # about 1-2 minutes on 2 idle cores; 5.5 minutes measured with the cores shared by other jobs
-    assert md == reports / "results.md"
+    module, folder, md = [l[3:] for l in out.splitlines() if l.startswith("-> ")] # the runs' processes print too
+    assert Path(module) == installed / "tripost" / "__init__.py" and Path(folder) == installed / "tripost" / "study"
+    md = Path(md)
+    assert md == reports / "results.md" # resolved against the folder it ran in
     for f in REPORT_FILES + tuple(NOTEBOOKS): assert (reports / f).stat().st_size > 0, f
     for png in ("accuracy.png", "edits.png"): assert (reports / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the main table: a row per method and iteration; per task seen, unseen, total; two seeds each
