@@ -55,4 +55,3 @@ def installed(tmp_path_factory):
     site = tmp / "site"
     with zipfile.ZipFile(wheel) as z: z.extractall(site)
     return site
-
