@@ -82,6 +82,14 @@ def test_tiny_preset_runs_end_to_end_on_all_tasks(all_tasks):
     for line in r.stdout.splitlines()[-4:]: assert "seen" in line and "total" in line
 
 
+def test_quiet_run_draws_no_progress_bars(all_tasks):
+    "`--quiet`: no bar of ours, of transformers' (loading, writing weights) or of datasets'; stdout holds only the results."
+    _, r, _ = all_tasks
+    assert r.returncode == 0, r.stderr[-3000:]
+    for bar in ("it/s]", "Loading weights", "Writing model shards", "Saving the dataset"): assert bar not in r.stderr, bar
+    assert all("seen" in line and "total" in line for line in r.stdout.splitlines()), r.stdout[:2000]
+
+
 def test_one_whole_iteration_on_16_questions(tmp_path):
     from tripost.pipeline import make_config, run_tripost
     from tripost.rebalancing import load_training_set

@@ -123,11 +123,11 @@ def _reproduce(args) -> int:
 
 def _eval(args) -> int:
     from tripost.evaluation import accuracy_table, save_records, self_improve
-    from tripost.student import load_student
+    from tripost.student import library_progress_bars, load_student
     task = get_task(args.task)
     split = task.split(args.split)
     test = [e for s in split for e in task.generate(s, args.n, args.seed)]
-    student = load_student(args.model, device=args.device, dtype=args.dtype)
+    with library_progress_bars(not args.quiet): student = load_student(args.model, device=args.device, dtype=args.dtype)
     recs = self_improve(student, task, test, max_updates=args.max_updates, max_new_tokens=args.max_new_tokens,
                         split=split, progress=not args.quiet)
     if args.out: save_records(recs, args.out)

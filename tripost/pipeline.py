@@ -560,8 +560,9 @@ def run_tripost(cfg: Config,          # the run's config
                 parts: set[str] | None = None # "tripost" and/or baseline names; None: all the config asks for
                ) -> dict:
     "Run (or resume) TriPosT and the baselines for every task of the config; returns and saves all metrics."
+    from tripost.student import library_progress_bars
     run = Run(cfg, progress).start()
-    results = {t: run_task(run, t, parts) for t in cfg.tasks}
+    with library_progress_bars(progress): results = {t: run_task(run, t, parts) for t in cfg.tasks}
     old = json.loads((run.dir / "results.json").read_text()) if (run.dir / "results.json").exists() else {}
     for t, r in results.items(): old[t] = {**old.get(t, {}), **r}
     write_json_atomic(run.dir / "results.json", old)

@@ -34,7 +34,8 @@ __all__ = ['SMOLLM2_MODULE', 'SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'DEFAULT_STUDENT
            'follow_threads', 'Generation', 'find_stop', 'choose_tokens', 'InPlaceLayer', 'InPlaceCache', 'trim_heap',
            'resident_bytes', 'HeapWatch', 'forward_in_chunks', 'shared_prefix_length', 'Kept', 'common_length',
            'continued', 'Student', 'tiny_student', 'resolve_student', 'load_student', 'add_lora', 'save_adapter',
-           'load_adapter', 'merge_adapter', 'VLLMStudent', 'EndpointStudent', 'serve_completions']
+           'load_adapter', 'merge_adapter', 'library_progress_bars', 'VLLMStudent', 'EndpointStudent',
+           'serve_completions']
 
 # %% ../nbs/10_student.ipynb #3b5e3905
 class StudentLoadError(RuntimeError):
@@ -765,6 +766,20 @@ def _save_student(self: Student, path: str | Path) -> Path:
     self.tokenizer.save_pretrained(str(path))
     return Path(path)
 Student.save = _save_student
+
+# %% ../nbs/10_student.ipynb #3b8dcdc7
+@contextmanager
+def library_progress_bars(show: bool # False: transformers' and datasets' own progress bars are off inside the block
+                         ):
+    "Inside the block, transformers' and datasets' progress bars (loading and writing weights, saving datasets) show only if `show`."
+    import datasets
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled()
+    if not show: hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
+    try: yield
+    finally:
+        if not show and was[0]: hf_logging.enable_progress_bar()
+        if not show and was[1]: datasets.enable_progress_bars()
 
 # %% ../nbs/10_student.ipynb #c900ce87
 class VLLMStudent:

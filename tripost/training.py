@@ -19,9 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from .format import ANSWER_START, FEEDBACK_PREFIX, UPDATE_START
+from .student import library_progress_bars
 
 # %% auto #0
 __all__ = ['CPU_BATCH_TOKENS', 'TrainConfig', 'feedback_start', 'prompt_end', 'encode', 'as_records', 'tokenize_examples',
@@ -515,59 +517,61 @@ def train(model,                          # a causal LM (continues from its curr
          ) -> tuple[object, dict]:
     "Weighted SFT of `model` on `examples`; saves to `output_dir`; returns the trained model and the run's figures."
     config = TrainConfig.from_dict(config) if isinstance(config, dict) else (config or TrainConfig())
-    data, counts = tokenize_examples(tokenizer, examples, config)
-    resumable = config.checkpoint_minutes > 0 and int(os.environ.get("WORLD_SIZE", "1")) == 1
-    fingerprint = run_fingerprint(model, data, config) if resumable else None # of the starting weights, before any cast
-    precision = resolve_precision(model, config.precision)
-    orig_dtype = next(model.parameters()).dtype
-    if config.lora:
-        from peft import LoraConfig, get_peft_model
-        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
-                               lora_dropout=config.lora_dropout, target_modules="all-linear", task_type="CAUSAL_LM"))
-    frozen = {n: p.data for n, p in model.named_parameters() if not p.requires_grad}  # restored exactly afterwards
-    if precision == "bf16-master": cast_parameters(model, torch.bfloat16)
-    elif orig_dtype != torch.float32: cast_parameters(model, torch.float32)
-    if config.gradient_checkpointing: model.config.use_cache = False
-    model.train()
-    out = Path(output_dir)
-    resume = None
-    if resumable:
-        work_dir = out.parent / f".{out.name}.work"
-        _remove_dead_work_dirs(out)
-        resume = _resume_point(work_dir, fingerprint)
-        if resume is not None and config.progress: print(f"resuming the training of {out} from {resume.name}")
-    else: work_dir = out.parent / f".{out.name}.work-{os.getpid()}"
-    args = _training_args(config, work_dir, precision)
-    optimizers = (None, None)
-    if precision == "bf16-master":
-        optimizers = (MasterWeightAdamW(model.parameters(), stochastic_rounding=config.stochastic_rounding,
-                                        lr=config.learning_rate, weight_decay=config.weight_decay), None)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
-                              data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
-                              loss_chunk=config.loss_chunk, max_batch_tokens=config.max_batch_tokens,
-                              pad_to_multiple_of=config.pad_to_multiple_of,
-                              callbacks=[FollowThreads()] + ([CheckpointEvery(config.checkpoint_minutes)] if resumable else [])
-                                        + list(callbacks or []))
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
-    seconds = time.time() - t0
-    if precision == "bf16-master":
-        optimizers[0].write_back(orig_dtype)
-        for n, p in trainer.model.named_parameters():
-            if n in frozen: p.data = frozen[n]
-    model = trainer.model
-    if config.lora and config.merge_lora: model = model.merge_and_unload()
-    model.eval()
-    steps, tokens = result.global_step, trainer.tokens_seen
-    stats = {**counts, "precision": precision, "steps": steps, "train_loss": round(result.training_loss, 5),
-             "seconds": round(seconds, 2), "tokens": tokens, "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
-             "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
-             "resumed_from_step": int(resume.name.split("-")[-1]) if resume is not None else None,
-             "config": asdict(config)}
-    save_atomically(model, tokenizer, out, stats, trainer=None if config.lora and config.merge_lora else trainer)
-    if work_dir.exists() and trainer.is_world_process_zero(): shutil.rmtree(work_dir, ignore_errors=True)
-    return model, stats
+    with library_progress_bars(config.progress): # no bars of transformers' or datasets' own when there is none of ours
+        data, counts = tokenize_examples(tokenizer, examples, config)
+        resumable = config.checkpoint_minutes > 0 and int(os.environ.get("WORLD_SIZE", "1")) == 1
+        fingerprint = run_fingerprint(model, data, config) if resumable else None # of the starting weights, before any cast
+        precision = resolve_precision(model, config.precision)
+        orig_dtype = next(model.parameters()).dtype
+        if config.lora:
+            from peft import LoraConfig, get_peft_model
+            model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                   lora_dropout=config.lora_dropout, target_modules="all-linear", task_type="CAUSAL_LM"))
+        frozen = {n: p.data for n, p in model.named_parameters() if not p.requires_grad}  # restored exactly afterwards
+        if precision == "bf16-master": cast_parameters(model, torch.bfloat16)
+        elif orig_dtype != torch.float32: cast_parameters(model, torch.float32)
+        if config.gradient_checkpointing: model.config.use_cache = False
+        model.train()
+        out = Path(output_dir)
+        resume = None
+        if resumable:
+            work_dir = out.parent / f".{out.name}.work"
+            _remove_dead_work_dirs(out)
+            resume = _resume_point(work_dir, fingerprint)
+            if resume is not None and config.progress: print(f"resuming the training of {out} from {resume.name}")
+        else: work_dir = out.parent / f".{out.name}.work-{os.getpid()}"
+        args = _training_args(config, work_dir, precision)
+        optimizers = (None, None)
+        if precision == "bf16-master":
+            optimizers = (MasterWeightAdamW(model.parameters(), stochastic_rounding=config.stochastic_rounding,
+                                            lr=config.learning_rate, weight_decay=config.weight_decay), None)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        trainer = WeightedTrainer(model=model, args=args, train_dataset=data,
+                                  data_collator=WeightedCollator(pad, config.pad_to_multiple_of), optimizers=optimizers,
+                                  loss_chunk=config.loss_chunk, max_batch_tokens=config.max_batch_tokens,
+                                  pad_to_multiple_of=config.pad_to_multiple_of,
+                                  callbacks=[FollowThreads()] + ([CheckpointEvery(config.checkpoint_minutes)] if resumable else [])
+                                            + list(callbacks or []))
+        if not config.progress: trainer.remove_callback(PrinterCallback) # it prints every log to stdout when there is no progress bar
+        t0 = time.time()
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+        seconds = time.time() - t0
+        if precision == "bf16-master":
+            optimizers[0].write_back(orig_dtype)
+            for n, p in trainer.model.named_parameters():
+                if n in frozen: p.data = frozen[n]
+        model = trainer.model
+        if config.lora and config.merge_lora: model = model.merge_and_unload()
+        model.eval()
+        steps, tokens = result.global_step, trainer.tokens_seen
+        stats = {**counts, "precision": precision, "steps": steps, "train_loss": round(result.training_loss, 5),
+                 "seconds": round(seconds, 2), "tokens": tokens, "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
+                 "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+                 "resumed_from_step": int(resume.name.split("-")[-1]) if resume is not None else None,
+                 "config": asdict(config)}
+        save_atomically(model, tokenizer, out, stats, trainer=None if config.lora and config.merge_lora else trainer)
+        if work_dir.exists() and trainer.is_world_process_zero(): shutil.rmtree(work_dir, ignore_errors=True)
+        return model, stats
 
 # %% ../nbs/23_training.ipynb #b8e4d0f2
 CPU_BATCH_TOKENS = 2048 # padded tokens per forward and backward pass in the pipeline's training on a CPU (`max_batch_tokens`)
