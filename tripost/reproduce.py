@@ -28,7 +28,7 @@ __all__ = ['CPU_JOB_GB', 'SPLITS', 'SI_KEYS', 'EDIT_KEYS', 'CONFIDENCE_KEYS', 'F
            'first_error_table', 'first_error_table_markdown', 'first_error_sentences', 'eval_first_errors',
            'eval_first_error_table', 'eval_first_error_table_markdown', 'plot_iterations', 'plot_edits', 'timing_table',
            'busy_seconds', 'seed_times', 'seed_time_sentence', 'write_report', 'ReproduceError', 'study_dir',
-           'study_notebooks', 'notebook_path', 'reproduce']
+           'study_notebooks', 'notebook_path', 'kernel_options', 'reproduce']
 
 # %% ../nbs/33_reproduce.ipynb #1a013ccc
 def study_configs(preset: str = "cpu",           # a preset of `tripost.pipeline.PRESETS`
@@ -817,6 +817,15 @@ def notebook_path(path: Path,   # a folder the study notebooks use
     "`path` as the notebooks get it: relative to `reports` when inside it (the parameters then name no machine's folders, and a clone anywhere resumes), else absolute."
     return path.relative_to(reports).as_posix() if path.is_relative_to(reports) else str(path)
 
+# %% ../nbs/33_reproduce.ipynb #d6397798
+def kernel_options() -> dict:
+    "papermill's extra arguments for the kernel: CurveZMQ-encrypted sockets where jupyter_client and pyzmq can provision them."
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+    if "transport_encryption" not in KernelManager.class_trait_names() or not zmq.has("curve"): return {}
+    return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})} # 'auto': only if the kernelspec supports it
+
 # %% ../nbs/33_reproduce.ipynb #38c8e699
 def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test), cpu (the offline study) or paper
               tasks: list[str] | None = None,     # tasks; None: all four
@@ -852,7 +861,7 @@ def reproduce(preset: str = "cpu",               # tiny (seconds, a smoke test),
         t0 = time.time()
         try:
             pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name=kernel, language="python", cwd=str(reports),
-                                progress_bar=progress)
+                                progress_bar=progress, **kernel_options())
         except pm.PapermillExecutionError as e:
             raise ReproduceError(f"study notebook {nb.name} failed ({e.ename}: {e.evalue}); the executed notebook "
                                  f"with the error is {out}") from None
