@@ -19,7 +19,7 @@ from .tasks import TASKS, get_task
 
 # %% auto #0
 __all__ = ['CONTROLS_HELP', 'demo_task', 'parse_sets', 'run_overrides', 'config_from_args', 'add_run_options', 'build_parser',
-           'main']
+           'user_error', 'main']
 
 # %% ../nbs/32_cli.ipynb #532b5799
 def demo_task(name: str,    # a task name from `TASKS`
@@ -210,9 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
     return parser
 
+def user_error(e: Exception) -> bool:
+    "Whether `e` is an error whose message says all a user needs (no traceback): a model that cannot be loaded, a bad data file, a teacher with no answer."
+    from tripost.student import StudentLoadError
+    from tripost.tasks.core import DataFileError
+    from tripost.teacher import TeacherError
+    return isinstance(e, (StudentLoadError, DataFileError, TeacherError))
+
 def main(argv: list[str] | None = None # the arguments; sys.argv[1:] by default
         ) -> int:
     "Run the `tripost` command."
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    return args.func(args)
+    logging.getLogger("huggingface_hub").propagate = False # it has a handler of its own; through ours too, each message would print twice
+    try: return args.func(args)
+    except Exception as e:
+        if not user_error(e): raise
+        print(f"tripost: {e}", file=sys.stderr); return 1

@@ -708,7 +708,7 @@ def load_student(name_or_path: str | Path | None = None, # hub id, local folder,
         if dev.type == "cpu": model_kwargs.setdefault("attn_implementation", GQA_ATTENTION) # see "Device and dtype"
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=local_files_only, **model_kwargs)
     except (OSError, ValueError) as e:
-        raise StudentLoadError(f"cannot load the model {name_or_path!r} ({path}): {str(e).splitlines()[0]}. "
+        raise StudentLoadError(f"cannot load the model {name_or_path!r} ({path}): {str(e).splitlines()[0].rstrip('.')}. "
                                "Give a local folder with a Hugging Face causal LM, a hub id (needs the network "
                                "once), or nothing for the offline default") from e
     model.to(dev).eval()
