@@ -39,8 +39,9 @@ def si_demo_edits(task,                    # the Task (its error generator makes
 
 def si_demo_records(task, examples: list[Example], teacher, ratio=(1.5, 1, 1), seed: int = 0) -> tuple[list[dict], dict]:
     "Training examples of ft SI demo (demonstrations and gold, rebalanced as TriPosT's) and their data card."
+    from tripost.editing import answered_edits
     from tripost.rebalancing import build_training_set
-    edits = si_demo_edits(task, examples, teacher, seed)
+    edits = answered_edits(si_demo_edits(task, examples, teacher, seed), f"{task.name}/ft_si_demo/data")
     return build_training_set(edits, task, ratio=ratio, seed=seed, teacher=type(teacher).__name__)
 
 # %% ../nbs/30_baselines.ipynb #2fe5464d
@@ -55,7 +56,9 @@ def si_prompt_shots(task,                    # the Task (gold rationales, the er
     right = examples[0]
     gold = task.gold_rationale(right)
     shots = [Trajectory(right.question, [gold], [Feedback.all_correct(parse_attempt(gold).last_label)]).render()]
-    fixed = next((e for e in si_demo_edits(task, examples[1:5], teacher, seed) if e.status == "fixed"), None)
+    from tripost.editing import answered_edits
+    edits = answered_edits(si_demo_edits(task, examples[1:5], teacher, seed), f"{task.name}/si_prompt/shots")
+    fixed = next((e for e in edits if e.status == "fixed"), None)
     if fixed is None: raise ValueError("the expert repaired none of the demonstrations for the SI prompt")
     shots.append(fixed.trajectory().render())
     return "\n\n".join(shots) + "\n\n"

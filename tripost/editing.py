@@ -13,13 +13,17 @@ from .format import (FINAL_LABEL, Feedback, Invalid, Trajectory, kept_prefix, la
 from .tasks.core import Example
 
 # %% auto #0
-__all__ = ['step_order', 'feedback_agrees', 'Edit', 'Editor', 'edit_rollout', 'edit_rollouts', 'edit_stats']
+__all__ = ['step_order', 'feedback_agrees', 'Edit', 'Editor', 'edit_rollout', 'edit_rollouts', 'edit_stats', 'answered_edits']
 
 # %% ../nbs/21_editing.ipynb #29be4bee
 def _failure(result, want: type) -> str | None:
     "None if `result` is a `want`, else the reason it is not."
     if isinstance(result, want): return None
     return str(getattr(result, "reason", None) or f"the teacher returned {type(result).__name__}, not {want.__name__}")
+
+def _no_answer(result) -> bool:
+    "Whether a teacher call got no answer at all (a `TeacherResult` that failed after its retries), rather than a wrong one."
+    return getattr(result, "status", None) == "failed"
 
 def step_order(label: str # a step label, or FINAL_LABEL
               ) -> tuple:
@@ -46,6 +50,7 @@ class Edit:
     authors: list[str] = field(default_factory=list)        # "student" or "teacher", for each attempt
     own_feedback: list[str] = field(default_factory=list)   # the student's own feedback sentences, as written
     own_agreed: list[bool] = field(default_factory=list)    # whether each own feedback agreed with the expert
+    unanswered: bool = False      # dropped because a teacher call got no answer (a rerun asks again), not for what it said
 
     @property
     def updates(self) -> int: return max(len(self.attempts) - 1, 0)
@@ -88,8 +93,8 @@ class Editor:
         self.edit.attempts.append(attempt); self.edit.authors.append(author)
         self.author, self.pending = author, ("feedback", (self.edit.example, attempt))
 
-    def _stop(self, status: str, reason: str | None = None):
-        self.edit.status, self.edit.reason, self.pending = status, reason, None
+    def _stop(self, status: str, reason: str | None = None, unanswered: bool = False):
+        self.edit.status, self.edit.reason, self.edit.unanswered, self.pending = status, reason, unanswered, None
 
     def take(self, result):
         "Take the answer to the pending call: a Feedback or updated answer, or a failure with a `.reason`."
@@ -97,7 +102,7 @@ class Editor:
         ed = self.edit
         cur = ed.attempts[-1]
         if kind == "feedback":
-            if (why := _failure(result, Feedback)): return self._stop("dropped", f"the teacher's feedback failed: {why}")
+            if (why := _failure(result, Feedback)): return self._stop("dropped", f"the teacher's feedback failed: {why}", _no_answer(result))
             fb = result
             ed.feedbacks.append(fb)
             own = ed.own_feedback
@@ -115,7 +120,7 @@ class Editor:
                 return self._ask_feedback(self.student_attempts[self.i], "student")
             self.pending = ("improve", (ed.example, cur, fb))
         else:
-            if (why := _failure(result, str)): return self._stop("dropped", f"the teacher's improvement failed: {why}")
+            if (why := _failure(result, str)): return self._stop("dropped", f"the teacher's improvement failed: {why}", _no_answer(result))
             fb = args[2]
             if not kept_prefix(cur, result, fb.step):
                 return self._stop("dropped", f"the improvement changed the steps before step ({fb.step})")
@@ -178,3 +183,15 @@ def edit_stats(edits: list[Edit]) -> dict:
             "updates_by_student": sum(a == "student" for e in edits for a in e.authors[1:]),
             "updates_by_teacher": sum(a == "teacher" for e in edits for a in e.authors[1:]),
             "own_feedback_agreed": sum(own), "own_feedback_checked": len(own)}
+
+# %% ../nbs/21_editing.ipynb #b0407b25
+def answered_edits(edits: list[Edit], # a batch from `edit_rollouts`
+                   what: str          # the stage, for the message (e.g. "word_sorting/iter-1/edit")
+                  ) -> list[Edit]:
+    "`edits` when the teacher answered every call; else a `TeacherError` saying how many it left unanswered, and why."
+    missing = [e for e in edits if e.unanswered]
+    if not missing: return edits
+    from tripost.teacher import TeacherError
+    raise TeacherError(f"{what}: the teacher gave no answer for {len(missing)} of {len(edits)} trajectories (the last: "
+                       f"{missing[-1].reason}); nothing is saved for this stage, and the same command asks again "
+                       "(the answers the teacher gave are cached)")

@@ -451,7 +451,7 @@ def run_task(run: Run, task_name: str,
              parts: set[str] | None = None # "tripost" and/or baseline names; None runs all the config asks for
             ) -> dict:
     "Every stage of one task; returns {model name: metrics}."
-    from tripost.editing import Edit, edit_rollouts, edit_stats
+    from tripost.editing import Edit, answered_edits, edit_rollouts, edit_stats
     from tripost.interaction import collect_rollouts, load_rollouts, save_rollouts
     from tripost.rebalancing import build_training_set, load_training_set, save_training_set
     cfg, task = run.cfg, get_task(task_name)
@@ -486,8 +486,8 @@ def run_task(run: Run, task_name: str,
             max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, progress=run.progress), idir / "rollouts.jsonl"))
         def edit():
             rolls = load_rollouts(idir / "rollouts.jsonl")
-            edits = edit_rollouts([r.example for r in rolls], [r.text for r in rolls], make_teacher(run, task),
-                                  max_updates=cfg.max_edit_updates, progress=run.progress)
+            edits = answered_edits(edit_rollouts([r.example for r in rolls], [r.text for r in rolls], make_teacher(run, task),
+                                                 max_updates=cfg.max_edit_updates, progress=run.progress), f"{name}/edit")
             write_jsonl(idir / "edits.jsonl", edits)
         run.stage(f"{name}/edit", idir / "edits.jsonl", edit)
         def build():
