@@ -76,12 +76,13 @@ def config_from_args(args):
 
 def _run(args) -> int:
     from tripost.pipeline import ConfigError, check_config, config_to_yaml, run_tripost
-    try: cfg = check_config(config_from_args(args))
+    try:
+        cfg = check_config(config_from_args(args))
+        if args.dry_run:
+            print(config_to_yaml(cfg)); return 0
+        results = run_tripost(cfg, progress=not args.quiet) # a run folder holding another config is a ConfigError too
     except ConfigError as e:
         print(f"tripost: {e}", file=sys.stderr); return 2
-    if args.dry_run:
-        print(config_to_yaml(cfg)); return 0
-    results = run_tripost(cfg, progress=not args.quiet)
     for task, models in results.items():
         for model, m in models.items():
             print(f"{task:22s} {model:14s} seen {m['seen']:.3f}  unseen {m['unseen']:.3f}  total {m['total']:.3f}  "
@@ -95,9 +96,9 @@ def _baseline(args) -> int:
         cfg = check_config(config_from_args(args))
         bad = [b for b in which if b not in BASELINES]
         if bad: raise ConfigError(f"unknown baseline {bad[0]!r}; valid baselines: {', '.join(BASELINES)}")
+        results = run_tripost(cfg, progress=not args.quiet, parts=set(which))
     except ConfigError as e:
         print(f"tripost: {e}", file=sys.stderr); return 2
-    results = run_tripost(cfg, progress=not args.quiet, parts=set(which))
     for task, models in results.items():
         for model, m in models.items():
             print(f"{task:22s} {model:16s} seen {m['seen']:.3f}  unseen {m['unseen']:.3f}  total {m['total']:.3f}")
