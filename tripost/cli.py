@@ -53,7 +53,8 @@ def parse_sets(pairs: list[str] # "field=value" strings; values are read as YAML
     for p in pairs or []:
         if "=" not in p: raise SystemExit(f"tripost: --set takes field=value, not {p!r}")
         k, v = p.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try: out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e: raise SystemExit(f"tripost: --set {p}: the value is not valid YAML ({getattr(e, 'problem', None) or e})")
     return out
 
 def run_overrides(args) -> dict:

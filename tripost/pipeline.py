@@ -161,14 +161,24 @@ def config_to_yaml(cfg: Config) -> str:
     "The config as YAML."
     return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)
 
+def _yaml_error(e: yaml.YAMLError) -> str:
+    "What is wrong with a YAML text, and where: line and column, counted from 1."
+    mark = getattr(e, "problem_mark", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML{at}: {getattr(e, 'problem', None) or e}"
+
 def config_from_yaml(text_or_path: str | Path) -> Config:
-    "A config from YAML text or a YAML file; unknown fields are an error naming them."
-    text = Path(text_or_path).read_text() if Path(str(text_or_path)).suffix in (".yaml", ".yml") else str(text_or_path)
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict): raise ConfigError("a config is a YAML mapping of field: value")
+    "A config from YAML text or a YAML file; a missing file, bad YAML and unknown fields are errors naming the file and what is wrong."
+    is_file = Path(str(text_or_path)).suffix in (".yaml", ".yml")
+    where = f"{text_or_path}: " if is_file else ""
+    if is_file and not Path(text_or_path).is_file(): raise ConfigError(f"no config file {text_or_path}")
+    text = Path(text_or_path).read_text() if is_file else str(text_or_path)
+    try: data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e: raise ConfigError(where + _yaml_error(e)) from None
+    if not isinstance(data, dict): raise ConfigError(f"{where}a config is a YAML mapping of field: value")
     names = {f.name for f in fields(Config)}
     bad = [k for k in data if k not in names]
-    if bad: raise ConfigError(f"unknown config field {bad[0]!r}; valid fields: {', '.join(sorted(names))}")
+    if bad: raise ConfigError(f"{where}unknown config field {bad[0]!r}; valid fields: {', '.join(sorted(names))}")
     return Config(**data)
 
 # %% ../nbs/31_pipeline.ipynb #a032aaf1
