@@ -62,6 +62,23 @@ def test_resume_after_kill_9_in_iteration_2(tmp_path, all_tasks):
     assert json.loads((run_dir / "results.json").read_text()) == expected
 
 
+def test_a_second_process_in_the_folder_stops_and_ctrl_c_says_the_run_resumes(tmp_path):
+    "While `tripost run` works in a folder, a second one there stops at once (exit 1); Ctrl-C (SIGINT) ends the first with exit 130 and a line saying the same command resumes."
+    run_dir = tmp_path / "tiny"
+    proc = subprocess.Popen(RUN + ["--root", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run_dir / "timings.jsonl").exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
+    assert proc.poll() is None, "the run should still be going"
+    second = tripost_run(tmp_path, "tiny")
+    assert second.returncode == 1 and f"is in use by another tripost process (pid {proc.pid} on" in second.stderr, second.stderr[-2000:]
+    assert proc.poll() is None, "the run should still be going when it is interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.strip().splitlines()[-1] == "tripost: interrupted; the same command resumes where it stopped"
+    assert "Traceback" not in err
+
+
 def test_bad_config_stops_before_any_work(tmp_path):
     r = subprocess.run(RUN[:-2] + ["--tasks", "arithmetic", "--root", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "config field 'tasks': unknown task 'arithmetic'" in r.stderr

@@ -213,11 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 def user_error(e: Exception) -> bool:
-    "Whether `e` is an error whose message says all a user needs (no traceback): a model that cannot be loaded, a bad data file, a teacher with no answer."
+    "Whether `e` is an error whose message says all a user needs (no traceback): a model that cannot be loaded, a bad data file, a teacher with no answer, a run folder in use."
+    from tripost.pipeline import RunInUse
     from tripost.student import StudentLoadError
     from tripost.tasks.core import DataFileError
     from tripost.teacher import TeacherError
-    return isinstance(e, (StudentLoadError, DataFileError, TeacherError))
+    return isinstance(e, (StudentLoadError, DataFileError, TeacherError, RunInUse))
 
 def main(argv: list[str] | None = None # the arguments; sys.argv[1:] by default
         ) -> int:
@@ -226,6 +227,10 @@ def main(argv: list[str] | None = None # the arguments; sys.argv[1:] by default
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("huggingface_hub").propagate = False # it has a handler of its own; through ours too, each message would print twice
     try: return args.func(args)
+    except KeyboardInterrupt:
+        resumes = args.func in (_run, _baseline, _reproduce)
+        print("tripost: interrupted" + ("; the same command resumes where it stopped" if resumes else ""), file=sys.stderr)
+        return 130 # the shell's code for a process ended by Ctrl-C
     except Exception as e:
         if not user_error(e): raise
         print(f"tripost: {e}", file=sys.stderr); return 1

@@ -5,6 +5,7 @@
 # %% ../nbs/31_pipeline.ipynb #da7b9b4f
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -26,9 +27,9 @@ log = logging.getLogger("tripost")
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'BASELINES', 'STAGE_CHOICES', 'Config', 'ConfigError', 'check_config', 'make_config',
            'config_to_yaml', 'config_from_yaml', 'write_json_atomic', 'derive_seed', 'release_memory', 'resident_gb',
-           'peak_resident_gb', 'host_summary', 'Run', 'make_data', 'base_model', 'resolve_model', 'load_model',
-           'make_teacher', 'train_stage', 'copy_model', 'eval_stage', 'val_stage', 'trigger_stage',
-           'thin_iteration_warning', 'window', 'run_task', 'run_baselines', 'run_tripost']
+           'peak_resident_gb', 'host_summary', 'Run', 'RunInUse', 'hold_run_folder', 'make_data', 'base_model',
+           'resolve_model', 'load_model', 'make_teacher', 'train_stage', 'copy_model', 'eval_stage', 'val_stage',
+           'trigger_stage', 'thin_iteration_warning', 'window', 'run_task', 'run_baselines', 'run_tripost']
 
 # %% ../nbs/31_pipeline.ipynb #8a42b39b
 @dataclass
@@ -295,6 +296,26 @@ class Run:
     def later(self, name: str, artifact: Path, fn): # as for `stage`
         "A stage that runs when it is first needed: calling what this returns runs it (unless its artifact exists) and gives the artifact."
         return functools.cache(lambda: self.stage(name, artifact, fn))
+
+# %% ../nbs/31_pipeline.ipynb #f9936622
+class RunInUse(RuntimeError):
+    "Another process is working in this run folder."
+
+@contextlib.contextmanager
+def hold_run_folder(folder: Path # the run folder
+                   ):
+    "Hold `folder` for this process while the block runs; `RunInUse` if another process holds it."
+    import fcntl, os, socket
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise RunInUse(f"{folder} is in use by another tripost process ({f.read().strip() or 'unknown'}); wait for "
+                           "it to finish, or give this run another name") from None
+        f.seek(0); f.truncate(); f.write(f"pid {os.getpid()} on {socket.gethostname()}\n"); f.flush()
+        try: yield folder
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/31_pipeline.ipynb #d06229bf
 def make_data(task, cfg: Config) -> dict[str, list[Example]]:
@@ -572,8 +593,9 @@ def run_tripost(cfg: Config,          # the run's config
     "Run (or resume) TriPosT and the baselines for every task of the config; returns and saves all metrics."
     from tripost.student import library_progress_bars
     run = Run(cfg, progress).start()
-    with library_progress_bars(progress): results = {t: run_task(run, t, parts) for t in cfg.tasks}
-    old = json.loads((run.dir / "results.json").read_text()) if (run.dir / "results.json").exists() else {}
-    for t, r in results.items(): old[t] = {**old.get(t, {}), **r}
-    write_json_atomic(run.dir / "results.json", old)
+    with hold_run_folder(run.dir), library_progress_bars(progress):
+        results = {t: run_task(run, t, parts) for t in cfg.tasks}
+        old = json.loads((run.dir / "results.json").read_text()) if (run.dir / "results.json").exists() else {}
+        for t, r in results.items(): old[t] = {**old.get(t, {}), **r}
+        write_json_atomic(run.dir / "results.json", old)
     return old
