@@ -18,8 +18,8 @@ from .format import ANSWER_START, QUESTION_PREFIX, Feedback
 from .tasks import TASKS, get_task
 
 # %% auto #0
-__all__ = ['CONTROLS_HELP', 'demo_task', 'parse_sets', 'run_overrides', 'config_from_args', 'add_run_options', 'build_parser',
-           'user_error', 'main']
+__all__ = ['CONTROLS_HELP', 'demo_task', 'parse_sets', 'run_overrides', 'config_from_args', 'add_run_options', 'at_least',
+           'build_parser', 'user_error', 'main']
 
 # %% ../nbs/32_cli.ipynb #532b5799
 def demo_task(name: str,    # a task name from `TASKS`
@@ -158,6 +158,17 @@ def add_run_options(p: argparse.ArgumentParser):
     p.add_argument("--controls", action="store_true", help=CONTROLS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
+def at_least(low: int # the smallest value allowed
+            ):
+    "An argparse type: an integer no smaller than `low` (argparse names the option and the value when it is not)."
+    def parse(text: str) -> int:
+        try: v = int(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if v < low: raise argparse.ArgumentTypeError(f"{v} is less than {low}")
+        return v
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser of the `tripost` command."
     parser = argparse.ArgumentParser(prog="tripost", description="TriPosT: small models that learn to self-improve "
@@ -187,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "not committed, everything else is, and a finished run needs no model)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change a config field of every run, e.g. --set iterations=2")
     p.add_argument("--controls", action="store_true", help=CONTROLS_HELP)
-    p.add_argument("--jobs", type=int, default=None, help="runs (a task and a seed each) side by side, each in its own process "
+    p.add_argument("--jobs", type=at_least(1), default=None, help="runs (a task and a seed each) side by side, each in its own process "
                                                           "with its share of the cores (default: one per core on a CPU with the "
                                                           "offline default student, as memory allows; else 1)")
     p.add_argument("--force", action="store_true", help="run every notebook again (finished stages are still reused)")
@@ -197,10 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="a model folder or hub id")
     e.add_argument("--task", required=True, choices=TASKS, help="which task")
     e.add_argument("--split", default="cpu", choices=("cpu", "paper"), help="which subtasks (default: cpu)")
-    e.add_argument("--n", type=int, default=50, help="test questions per subtask (default: 50)")
+    e.add_argument("--n", type=at_least(1), default=50, help="test questions per subtask (default: 50)")
     e.add_argument("--seed", type=int, default=12345, help="seed of the test questions (default: 12345)")
-    e.add_argument("--max-updates", type=int, default=1, help="the most updated answers per question (default: 1)")
-    e.add_argument("--max-new-tokens", type=int, default=512, help="tokens per attempt (default: 512)")
+    e.add_argument("--max-updates", type=at_least(0), default=1, help="the most updated answers per question (default: 1)")
+    e.add_argument("--max-new-tokens", type=at_least(1), default=512, help="tokens per attempt (default: 512)")
     e.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
     e.add_argument("--dtype", default=None, help="bf16, fp32, ... (default: by hardware)")
     e.add_argument("--out", default=None, help="write per-question records to this JSONL file")

@@ -519,6 +519,7 @@ class Student:
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if n < 1 or max_new_tokens < 0 or batch_size < 1: raise ValueError("n and batch_size must be >= 1, max_new_tokens >= 0")
         if n > 1 and temperature <= 0: warnings.warn("n > 1 with greedy decoding gives n identical sequences")
+        if not prompts: return []
         stops = _norm_stops(stop)
         ids = self.encode(prompts)
         kept = self._kept # the last call's sequences (None: not reusing); this call's replace them
