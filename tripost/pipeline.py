@@ -128,7 +128,7 @@ def check_config(cfg: Config, # the config to check
         if not cfg.teacher_base_url: raise _field_error("teacher_base_url", f"an {cfg.teacher} teacher needs the endpoint's URL")
     try: parse_ratio(cfg.ratio)
     except ValueError as e: raise _field_error("ratio", str(e)) from None
-    for name in ("n_train", "n_test", "window", "batch_size", "max_length", "max_new_tokens", "gen_batch_size"):
+    for name in ("n_train", "n_test", "window", "batch_size", "max_length", "max_new_tokens", "gen_batch_size", "teacher_concurrency"):
         if getattr(cfg, name) < 1: raise _field_error(name, f"must be at least 1, not {getattr(cfg, name)}")
     for name in ("n_val", "iterations", "epochs", "rationale_epochs", "max_edit_updates", "eval_max_updates", "lmsi_questions", "si_demo_questions"):
         if getattr(cfg, name) < 0: raise _field_error(name, f"cannot be negative ({getattr(cfg, name)})")
