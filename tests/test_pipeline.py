@@ -62,17 +62,29 @@ def test_resume_after_kill_9_in_iteration_2(tmp_path, all_tasks):
     assert json.loads((run_dir / "results.json").read_text()) == expected
 
 
-def test_a_second_process_in_the_folder_stops_and_ctrl_c_says_the_run_resumes(tmp_path):
-    "While `tripost run` works in a folder, a second one there stops at once (exit 1); Ctrl-C (SIGINT) ends the first with exit 130 and a line saying the same command resumes."
+def test_a_second_process_in_a_run_folder_stops_at_once(tmp_path):
+    "`tripost run` in a folder another process holds (`hold_run_folder`) stops before any work: exit 1, naming the holder."
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; from tripost.pipeline import hold_run_folder\n"
+                               f"with hold_run_folder(Path({str(tmp_path / 'tiny')!r})): print('held', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        second = tripost_run(tmp_path, "tiny")
+        assert second.returncode == 1, second.stderr[-2000:]
+        assert f"tripost: {tmp_path / 'tiny'} is in use by another tripost process (pid {holder.pid} on" in second.stderr
+        assert not (tmp_path / "tiny" / "multistep_arithmetic").exists(), "no stage may run"
+    finally:
+        holder.communicate("", timeout=60)
+
+
+def test_ctrl_c_says_the_run_resumes(tmp_path):
+    "Ctrl-C (SIGINT) ends `tripost run` with exit 130 and a line saying the same command resumes, not a traceback."
     run_dir = tmp_path / "tiny"
     proc = subprocess.Popen(RUN + ["--root", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not (run_dir / "timings.jsonl").exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
-    assert proc.poll() is None, "the run should still be going"
-    second = tripost_run(tmp_path, "tiny")
-    assert second.returncode == 1 and f"is in use by another tripost process (pid {proc.pid} on" in second.stderr, second.stderr[-2000:]
     assert proc.poll() is None, "the run should still be going when it is interrupted"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT) # at the end of its first stage, with some twenty more to go
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
     assert err.strip().splitlines()[-1] == "tripost: interrupted; the same command resumes where it stopped"
