@@ -80,7 +80,10 @@ def test_a_second_process_in_a_run_folder_stops_at_once(tmp_path):
 def test_ctrl_c_says_the_run_resumes(tmp_path):
     "Ctrl-C (SIGINT) ends `tripost run` with exit 130 and a line saying the same command resumes, not a traceback."
     run_dir = tmp_path / "tiny"
-    proc = subprocess.Popen(RUN + ["--root", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell without job control starts background commands with SIGINT ignored, and children inherit that (so would
+    # tripost, as Python then installs no KeyboardInterrupt handler): give the run the default, as a terminal would
+    proc = subprocess.Popen(RUN + ["--root", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not (run_dir / "timings.jsonl").exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
     assert proc.poll() is None, "the run should still be going when it is interrupted"
