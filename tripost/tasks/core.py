@@ -292,7 +292,7 @@ class Task:
     def corrupt(self, example: Example, # the question
                 rng: random.Random      # randomness for the choice of step and error
                ) -> tuple[str, str]:
-        "The gold rationale with one step made wrong, and that step's label."
+        "The gold rationale with one step made wrong and the later steps following from it (to a wrong answer), and that step's label."
         raise NotImplementedError
 
     def __repr__(self): return f"{type(self).__name__}({self.name!r})"

@@ -540,42 +540,66 @@ class LogicalDeduction(Task):
 
     # ---- errors of the kind a small model makes ----
     def corrupt(self, example: Example, rng: random.Random) -> tuple[str, str]:
-        "The gold rationale with one step made wrong: a placement, a cited statement, the order, or the option."
-        meta, st, n, pos = self._ctx(example)
-        steps, final = self.gold_steps(example)
-        placements = [i for i, s in enumerate(steps) if _PLACE_RE.match(s.text)]
-        cited = [i for i in placements if not _ONLY_RE.match(_PLACE_RE.match(steps[i].text).group(1))]
-        kinds = ["placement", "order", "letter", "option"] + (["deduction"] if cited else [])
-        kind = rng.choice(kinds)
-        if kind == "placement":
-            i = rng.choice(placements)
+        "The gold rationale with one step made wrong (a placement, a cited statement, the order, the option's letter, the option), the later steps following from it to a wrong answer; and that step's label."
+        steps, _ = self.gold_steps(example)
+        for _ in range(20): # a mistake that leaves the answer right (two objects swapped that no option is about) is drawn again
+            made = self._mistake(example, steps, rng, rng.choice(["placement", "deduction", "order", "letter", "option"]))
+            if made and self._wrong_from(example, render_attempt(*made[0]), made[1]): return render_attempt(*made[0]), made[1]
+        (wrong, final), label = self._mistake(example, steps, rng, "letter")
+        return render_attempt(wrong, final), label
+
+    def _wrong_from(self, example: Example, attempt: str, label: str) -> bool:
+        "Whether the attempt's first wrong step is `label` and its answer is wrong."
+        return self.feedback(example, attempt).step == label and not self.is_correct(example, attempt)
+
+    def _mistake(self, example: Example, steps: list[Step], rng: random.Random, kind: str) -> tuple[tuple[list[Step], str], str] | None:
+        "A mistake of `kind` in the gold `steps` and the steps that follow from it, with the final line; and the wrong step's label. None if `kind` does not fit."
+        meta, st, n, _ = self._ctx(example)
+        order, placed = list(meta["order"]), [i for i, s in enumerate(steps) if _PLACE_RE.match(s.text)]
+        if kind in ("placement", "deduction"):
+            cited = [i for i in placed if not _ONLY_RE.match(_PLACE_RE.match(steps[i].text).group(1))]
+            if not (placed if kind == "placement" else cited): return None
+            i = rng.choice(placed if kind == "placement" else cited)
             m = _PLACE_RE.match(steps[i].text)
-            wrong = rng.choice([q for q in range(1, n + 1) if q != int(m.group(3))])
-            text = steps[i].text[:m.start(3)] + str(wrong) + steps[i].text[m.end(3):]
-        elif kind == "deduction":
-            i = rng.choice(cited)
-            m = _PLACE_RE.match(steps[i].text)
-            clauses = m.group(1).split(" and ")
-            j = rng.randrange(len(clauses))
-            s = parse_sentence(st, n, meta["objects"], clauses[j])
-            if s["kind"] == "rel": bad = rel_sentence(st, s["b"], s["a"], True) # the relation turned round
-            else: bad = abs_sentence(st, n, s["x"], rng.choice([q for q in range(1, n + 1) if q != s["p"]]))
-            clauses[j] = bad if j == 0 else lower_first(bad)
-            text = " and ".join(clauses) + steps[i].text[m.end(1):]
+            x, right = self._object(meta, m.group(2)), int(m.group(3))
+            taken = set(self._placements(example, steps[:i]).values())
+            wrong = rng.choice([q for q in range(1, n + 1) if q != right and q not in taken] or [q for q in range(1, n + 1) if q != right])
+            why = m.group(1)
+            if kind == "deduction": # a cited statement about the placed object misquoted, and the placement following it
+                clauses = why.split(" and ")
+                j = rng.randrange(len(clauses))
+                s = parse_sentence(st, n, meta["objects"], clauses[j])
+                if s is None or s["kind"] != "abs" or s["x"] != x: return None
+                bad = abs_sentence(st, n, x, wrong)
+                clauses[j] = bad if j == 0 else lower_first(bad)
+                why = " and ".join(clauses)
+            text = why + steps[i].text[m.end(1):m.start(3)] + str(wrong) + steps[i].text[m.end(3):]
+            y = order[wrong - 1] # the object really there: believed to be where x is
+            order[right - 1], order[wrong - 1] = y, x
+            later = []
+            for s in steps[i + 1:]: # the one left goes where it is left
+                pm = _PLACE_RE.match(s.text)
+                if pm and _ONLY_RE.match(pm.group(1)) and self._object(meta, pm.group(2)) == y:
+                    s = Step(s.label, s.text[:pm.start(3)] + str(right) + s.text[pm.end(3):])
+                later.append(s)
         elif kind == "order":
             i = next(k for k, s in enumerate(steps) if _ORDER_RE.match(s.text))
-            order = list(meta["order"])
             a, b = rng.sample(range(n), 2)
             order[a], order[b] = order[b], order[a]
-            text = order_text(st, order)
+            text, later = order_text(st, order), steps[i + 1:]
         else:
-            i = len(steps) - 1
+            i, later = len(steps) - 1, []
             letter, right = option_of(meta)
             others = [o for o in meta["options"] if o[0] != letter]
-            if kind == "letter": text = option_text(right, rng.choice(others)[0])
-            else: text = option_text(*reversed(rng.choice(others)))
-        steps[i] = Step(steps[i].label, text)
-        return render_attempt(steps, final), steps[i].label
+            if not others: return None
+            pick = rng.choice(others)
+            text, answer = (option_text(right, pick[0]), pick[0]) if kind == "letter" else (option_text(pick[1], pick[0]), pick[0])
+        if kind not in ("letter", "option"): # the order and the option as the mistaken placements give them
+            try: answer, believed = option_of({**meta, "order": order})
+            except ValueError: return None # no option is true of the mistaken order
+            later = [Step(s.label, order_text(st, order) if _ORDER_RE.match(s.text) else option_text(believed, answer)
+                          if _OPTION_STEP_RE.match(s.text) else s.text) for s in later]
+        return (steps[:i] + [Step(steps[i].label, text)] + later, final_line(f"({answer})")), steps[i].label
 
 def task() -> LogicalDeduction:
     "The logical deduction task (the registry calls this)."

@@ -438,7 +438,7 @@ class WordSorting(Task):
 
     # ---- errors of the kind a small model makes ----
     def corrupt(self, example: Example, rng: random.Random) -> tuple[str, str]:
-        "The gold rationale with one step made wrong (a letter misread, a wrong number, two words swapped, a word dropped or repeated, a wrong final list), and that step's label."
+        "The gold rationale with one step made wrong (a letter misread, a wrong number, two words swapped, a word dropped or repeated, a wrong final list), the later steps following from it to a wrong answer; and that step's label."
         steps, final = self.gold_steps(example)
         options = []
         for i, s in enumerate(steps):
@@ -446,45 +446,74 @@ class WordSorting(Task):
             elif _ORDER_RE.match(s.text) and " < " in s.text: options += [(i, "swap"), (i, "swap"), (i, "drop")]
             elif _HENCE_RE.match(s.text) and " < " in s.text: options += [(i, "swap"), (i, "drop"), (i, "repeat")]
         options += [(len(steps), "final")] * max(1, len(options) // 6)
-        i, kind = rng.choice(options)
-        if kind == "final": return render_attempt(steps, final_line(" ".join(_wrong_list(sorted(self.words(example)), rng)))), FINAL_LABEL
-        s = steps[i]
-        text = (_misread(s.text, rng, number_only=kind == "number") if kind in ("misread", "number")
-                else _damage_order(s.text, rng, kind) if _ORDER_RE.match(s.text) else _damage_hence(s.text, rng, kind))
-        return render_attempt(steps[:i] + [Step(s.label, text)] + steps[i + 1:], final), s.label
+        for _ in range(20): # a mistake that changes nothing downstream (a misread letter that sorts the same) is drawn again
+            i, kind = rng.choice(options)
+            if kind == "final": break
+            made = (_misread_steps if kind in ("misread", "number") else _damaged_list_steps)(self.words(example), steps, i, kind, rng)
+            if made and self._wrong_from(example, render_attempt(*made), steps[i].label): return render_attempt(*made), steps[i].label
+        return render_attempt(steps, final_line(" ".join(_wrong_list(sorted(self.words(example)), rng)))), FINAL_LABEL
 
-def _misread(text: str, rng: random.Random, number_only: bool) -> str:
-    "A letters step with one letter misread (and numbered as read), or one number wrong."
-    m = _LETTERS_RE.match(text)
-    p, entries = _ORDINAL_NUMBER[m.group(1)], m.group(2).split(", ")
-    j = rng.randrange(len(entries))
-    w, c, _ = _ENTRY_RE.match(entries[j]).groups()
-    if number_only:
+    def _wrong_from(self, example: Example, attempt: str, label: str) -> bool:
+        "Whether the attempt's first wrong step is `label` and its answer is wrong."
+        return self.feedback(example, attempt).step == label and not self.is_correct(example, attempt)
+
+def _respell(text: str, old: str, new: str) -> str:
+    "`text` with the word `old` written `new` wherever it stands as a whole word."
+    return re.sub(r"(?<![A-Za-z0-9&'])" + re.escape(old) + r"(?![A-Za-z0-9&'])", new, text)
+
+def _misread_steps(words: list[str], steps: list[Step], i: int, kind: str, rng: random.Random) -> tuple[list[Step], str] | None:
+    "The steps of a sorter who misreads one letter of letters step `i` (or writes a wrong number for it) and sorts by what it wrote; None if that cannot be written."
+    m = _LETTERS_RE.match(steps[i].text)
+    p = _ORDINAL_NUMBER[m.group(1)]
+    w = _ENTRY_RE.match(rng.choice(m.group(2).split(", "))).group(1)
+    c = letter_at(w, p)
+    if kind == "number":
         n = letter_number(c) + rng.choice([-2, -1, 1, 2])
-        entries[j] = f"{w}={c} ({n if n >= 0 else letter_number(c) + 1})"
+        if not 1 <= n <= 26: return None
+        read = chr(96 + n)
     else:
-        near = [letter_at(w, q) for q in (p - 1, p + 1) if q >= 1]
-        near = [x for x in near if x != c and x != END and letter_number(x)]
-        wrong = rng.choice(near) if near and rng.random() < 0.5 else rng.choice([x for x in "abcdefghijklmnopqrstuvwxyz" if x != c])
-        entries[j] = f"{w}={wrong} ({letter_number(wrong)})"
-    return f"The {m.group(1)} letters: " + ", ".join(entries) + "."
+        near = [x for x in (letter_at(w, q) for q in (p - 1, p + 1) if q >= 1) if x != c and x != END and letter_number(x)]
+        read = rng.choice(near) if near and rng.random() < 0.5 else rng.choice([x for x in "abcdefghijklmnopqrstuvwxyz" if x != c])
+    seen_as = w[:p - 1] + read + w[p:] # the word as the sorter reads it
+    if p > len(w) + 1 or seen_as in words or not re.search("[A-Za-z]", seen_as) or len(seen_as) < 2: return None
+    believed = [seen_as if x == w else x for x in words]
+    out = [Step(s.label, _respell(s.text, seen_as, w)) for s in SortState(believed).finish()]
+    if [s.line for s in out[:i]] != [s.line for s in steps[:i]]: return None
+    if kind == "number": out[i] = Step(out[i].label, out[i].text.replace(f"{w}={read} ({n})", f"{w}={c} ({n})"))
+    return out, final_line(" ".join(w if x == seen_as else x for x in sorted(believed)))
 
-def _damage_order(text: str, rng: random.Random, kind: str) -> str:
-    "An order step with two neighbours swapped (a wrong comparison) or one word dropped."
-    items = _ORDER_RE.match(text).group(1).split(" < ")
-    j = rng.randrange(len(items) - 1)
-    if kind == "swap": items[j], items[j + 1] = items[j + 1], items[j]
+def _replace_block(text: str, old: list[str], new: list[str]) -> str:
+    "A hence step with the words `old`, where they stand together, written as `new`; other steps unchanged."
+    m = _HENCE_RE.match(text)
+    if not m or not old: return text
+    ws = m.group(1).split(" < ")
+    for j in range(len(ws) - len(old) + 1):
+        if ws[j:j + len(old)] == old: return "Hence, we have " + " < ".join(ws[:j] + new + ws[j + len(old):]) + "."
+    return text
+
+def _damaged_list_steps(words: list[str], steps: list[Step], i: int, kind: str, rng: random.Random) -> tuple[list[Step], str]:
+    "Order or hence step `i` damaged (two neighbours swapped, a word dropped or repeated), and the later lists damaged the same way."
+    text = steps[i].text
+    if m := _ORDER_RE.match(text):
+        items = m.group(1).split(" < ")
+        groups = [[w.strip() for w in (it.group(2).split(" ? ") if it.group(2) else [it.group(3)])] for it in map(_ITEM_RE.match, items)]
+        j = rng.randrange(len(items) - 1)
+        if kind == "swap":
+            items[j], items[j + 1] = items[j + 1], items[j]
+            old, new = sorted(groups[j]) + sorted(groups[j + 1]), sorted(groups[j + 1]) + sorted(groups[j])
+        else:
+            n, kept = _ITEM_RE.match(items[j]).group(1), list(groups[j])
+            old, new = [kept.pop(rng.randrange(len(kept)))], []
+            if not kept: items.pop(j)
+            else: items[j] = f"({n}) " + (kept[0] if len(kept) == 1 else _tie(kept))
+        damaged = "We now have: " + " < ".join(items) + "."
     else:
-        n, ws = _ITEM_RE.match(items[j]).group(1), _ITEM_RE.match(items[j])
-        words = ws.group(2).split(" ? ") if ws.group(2) else [ws.group(3)]
-        words.pop(rng.randrange(len(words)))
-        if not words: items.pop(j)
-        else: items[j] = f"({n}) " + (words[0] if len(words) == 1 else _tie(words))
-    return "We now have: " + " < ".join(items) + "."
-
-def _damage_hence(text: str, rng: random.Random, kind: str) -> str:
-    "A hence step with two neighbours swapped, one word dropped, or one repeated."
-    return "Hence, we have " + " < ".join(_wrong_list(_HENCE_RE.match(text).group(1).split(" < "), rng, kind)) + "."
+        old = _HENCE_RE.match(text).group(1).split(" < ")
+        new = _wrong_list(old, rng, kind)
+        damaged = "Hence, we have " + " < ".join(new) + "."
+    later = [Step(s.label, _replace_block(s.text, old, new)) for s in steps[i + 1:]]
+    out = steps[:i] + [Step(steps[i].label, damaged)] + later
+    return out, final_line(" ".join(_HENCE_RE.match(out[-1].text).group(1).split(" < ")))
 
 def _wrong_list(words: list[str], rng: random.Random, kind: str | None = None) -> list[str]:
     "A sorted list made wrong: two neighbours swapped, a word dropped or repeated (or misspelt, for one word)."
