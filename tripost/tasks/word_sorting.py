@@ -457,6 +457,8 @@ class WordSorting(Task):
         "Whether the attempt's first wrong step is `label` and its answer is wrong."
         return self.feedback(example, attempt).step == label and not self.is_correct(example, attempt)
 
+_STEP_WORDS = {t for o in _ORDINAL_NUMBER for t in o.split("-")} | {"the", "letters", "we", "now", "have", "sort", "hence"} # the steps' own words
+
 def _respell(text: str, old: str, new: str) -> str:
     "`text` with the word `old` written `new` wherever it stands as a whole word."
     return re.sub(r"(?<![A-Za-z0-9&'])" + re.escape(old) + r"(?![A-Za-z0-9&'])", new, text)
@@ -475,7 +477,7 @@ def _misread_steps(words: list[str], steps: list[Step], i: int, kind: str, rng: 
         near = [x for x in (letter_at(w, q) for q in (p - 1, p + 1) if q >= 1) if x != c and x != END and letter_number(x)]
         read = rng.choice(near) if near and rng.random() < 0.5 else rng.choice([x for x in "abcdefghijklmnopqrstuvwxyz" if x != c])
     seen_as = w[:p - 1] + read + w[p:] # the word as the sorter reads it
-    if p > len(w) + 1 or seen_as in words or not re.search("[A-Za-z]", seen_as) or len(seen_as) < 2: return None
+    if p > len(w) + 1 or seen_as in words or len(seen_as) < 2 or seen_as.lower() in _STEP_WORDS or not re.search("[A-Za-z]", seen_as): return None
     believed = [seen_as if x == w else x for x in words]
     out = [Step(s.label, _respell(s.text, seen_as, w)) for s in SortState(believed).finish()]
     if [s.line for s in out[:i]] != [s.line for s in steps[:i]]: return None
