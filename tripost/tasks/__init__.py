@@ -39,16 +39,18 @@ def expert_figures(task: Task,                      # the task whose scripted ex
     fig["fbk_gold_n"] = len(golds)
     rng = random.Random(seed)
     pool = [ex for s in subtasks for ex in gen[s]]
-    exact = wrong_called_correct = fixed = kept = 0
+    exact = wrong_called_correct = answer_wrong = fixed = kept = 0
     for ex in rng.sample(pool, min(n, len(pool))):
         bad, label = task.corrupt(ex, rng)
         fb = task.feedback(ex, bad)
         exact += fb.step == label
         wrong_called_correct += fb.correct and not task.is_correct(ex, bad)
+        answer_wrong += not task.is_correct(ex, bad)
         new = task.improve(ex, bad, fb)
         fixed += task.feedback(ex, new).correct and task.is_correct(ex, new)
         kept += kept_prefix(bad, new, fb.step)
     m = min(n, len(pool))
     fig.update({"corruptions": m, "fbk_exact_step": _share(exact, m), "fbk_wrong_called_correct": wrong_called_correct,
+                "corrupt_answer_wrong": _share(answer_wrong, m),
                 "imp_fixed_in_one": _share(fixed, m), "imp_prefix_kept": _share(kept, m)})
     return fig

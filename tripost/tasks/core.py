@@ -295,6 +295,13 @@ class Task:
         "The gold rationale with one step made wrong and the later steps following from it (to a wrong answer), and that step's label."
         raise NotImplementedError
 
+    def mistake_reaches_answer(self, example: Example, # the question
+                               attempt: str,           # a corrupted rationale
+                               label: str              # the label of the step made wrong
+                              ) -> bool:
+        "Whether the scripted expert finds the attempt's first mistake at `label` and its answer is wrong: what `corrupt` must give."
+        return self.feedback(example, attempt).step == label and not self.is_correct(example, attempt)
+
     def __repr__(self): return f"{type(self).__name__}({self.name!r})"
 
 # %% ../../nbs/01_tasks.ipynb #12fe1b4c

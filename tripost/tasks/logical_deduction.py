@@ -544,13 +544,10 @@ class LogicalDeduction(Task):
         steps, _ = self.gold_steps(example)
         for _ in range(20): # a mistake that leaves the answer right (two objects swapped that no option is about) is drawn again
             made = self._mistake(example, steps, rng, rng.choice(["placement", "deduction", "order", "letter", "option"]))
-            if made and self._wrong_from(example, render_attempt(*made[0]), made[1]): return render_attempt(*made[0]), made[1]
-        (wrong, final), label = self._mistake(example, steps, rng, "letter")
-        return render_attempt(wrong, final), label
-
-    def _wrong_from(self, example: Example, attempt: str, label: str) -> bool:
-        "Whether the attempt's first wrong step is `label` and its answer is wrong."
-        return self.feedback(example, attempt).step == label and not self.is_correct(example, attempt)
+            if made and self.mistake_reaches_answer(example, render_attempt(*made[0]), made[1]): return render_attempt(*made[0]), made[1]
+        made = self._mistake(example, steps, rng, "letter")
+        if made is None: raise ValueError("no mistake reaches the answer: the question has one option")
+        return render_attempt(*made[0]), made[1]
 
     def _mistake(self, example: Example, steps: list[Step], rng: random.Random, kind: str) -> tuple[tuple[list[Step], str], str] | None:
         "A mistake of `kind` in the gold `steps` and the steps that follow from it, with the final line; and the wrong step's label. None if `kind` does not fit."

@@ -450,12 +450,8 @@ class WordSorting(Task):
             i, kind = rng.choice(options)
             if kind == "final": break
             made = (_misread_steps if kind in ("misread", "number") else _damaged_list_steps)(self.words(example), steps, i, kind, rng)
-            if made and self._wrong_from(example, render_attempt(*made), steps[i].label): return render_attempt(*made), steps[i].label
+            if made and self.mistake_reaches_answer(example, render_attempt(*made), steps[i].label): return render_attempt(*made), steps[i].label
         return render_attempt(steps, final_line(" ".join(_wrong_list(sorted(self.words(example)), rng)))), FINAL_LABEL
-
-    def _wrong_from(self, example: Example, attempt: str, label: str) -> bool:
-        "Whether the attempt's first wrong step is `label` and its answer is wrong."
-        return self.feedback(example, attempt).step == label and not self.is_correct(example, attempt)
 
 _STEP_WORDS = {t for o in _ORDINAL_NUMBER for t in o.split("-")} | {"the", "letters", "we", "now", "have", "sort", "hence"} # the steps' own words
 
